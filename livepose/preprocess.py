@@ -1,0 +1,113 @@
+"""Letterbox an image into the network input, and the one inverse mapping back to pixels.
+
+The image keeps its aspect ratio: it is scaled to fit the requested network size and
+placed at the top-left corner; the input is padded on the right and bottom to the size,
+which is always a multiple of the card's ``size_multiple``.  A size of -1 in one
+dimension means "whatever the aspect ratio asks for", so ``(-1, 368)`` gives every
+image a height of 368 and the narrowest stride-aligned width that holds it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from livepose.card import InputSpec
+from livepose.types import Letterbox
+
+
+def _round_up(value: float, multiple: int) -> int:
+    return max(multiple, int(math.ceil(value / multiple - 1e-6)) * multiple)
+
+
+def plan_letterbox(image_size: tuple[int, int], size: tuple[int, int], multiple: int) -> Letterbox:
+    """Choose the scale and network input size for an image of ``image_size`` (w, h)."""
+    w, h = image_size
+    want_w, want_h = size
+    if w <= 0 or h <= 0:
+        raise ValueError(f"image size must be positive, got {image_size}")
+    if want_w <= 0 and want_h <= 0:
+        raise ValueError(f"network size needs at least one positive dimension, got {size}")
+    if want_w <= 0:
+        scale = want_h / h
+        net = (_round_up(w * scale, multiple), _round_up(want_h, multiple))
+    elif want_h <= 0:
+        scale = want_w / w
+        net = (_round_up(want_w, multiple), _round_up(h * scale, multiple))
+    else:
+        net = (_round_up(want_w, multiple), _round_up(want_h, multiple))
+        scale = min(want_w / w, want_h / h)
+    return Letterbox(image_size=(w, h), net_size=net, scale=float(scale))
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """Parse 'WxH' where either may be -1 (keep the aspect ratio), e.g. '432x368' or '-1x368'."""
+    try:
+        w_text, h_text = text.lower().split("x")
+        w, h = int(w_text), int(h_text)
+    except ValueError:
+        raise ValueError(f"size must look like 432x368 or -1x368, got {text!r}") from None
+    if (w <= 0 and w != -1) or (h <= 0 and h != -1) or (w == -1 and h == -1):
+        raise ValueError(f"size must be positive numbers, -1 allowed in one of them, got {text!r}")
+    if max(w, h) > 4096:
+        raise ValueError(f"size {text!r} is larger than 4096 pixels on a side")
+    return (w, h)
+
+
+class Preprocessor:
+    """Turns BGR uint8 images into network input tensors, reusing its buffers.
+
+    Not shared between threads: give each thread its own.
+    """
+
+    def __init__(self, spec: InputSpec, size: tuple[int, int] | None = None):
+        self.spec = spec
+        self.size = size if size is not None else spec.default_size
+        self._key: tuple | None = None
+        self._resized: np.ndarray | None = None
+        self._tensor: np.ndarray | None = None
+        order = [0, 1, 2] if spec.channel_order == "BGR" else [2, 1, 0]
+        self._src_channel = order  # input channel c is taken from BGR channel order[c]
+        self._mean = np.asarray(spec.mean, np.float32)
+        self._scale = np.asarray(spec.scale, np.float32)
+        self._plain = bool(np.all(self._mean == 0) and np.all(self._scale == 1))
+
+    def plan(self, image_size: tuple[int, int]) -> Letterbox:
+        return plan_letterbox(image_size, self.size, self.spec.size_multiple)
+
+    def _buffers(self, box: Letterbox) -> tuple[np.ndarray, np.ndarray]:
+        key = (box.net_size, box.content_size)
+        if key != self._key:
+            net_w, net_h = box.net_size
+            cw, ch = box.content_size
+            shape = (1, 3, net_h, net_w) if self.spec.layout == "NCHW" else (1, net_h, net_w, 3)
+            tensor = np.empty(shape, np.float32)
+            pad = (np.float32(self.spec.pad_value) - self._mean) * self._scale
+            for c in range(3):
+                if self.spec.layout == "NCHW":
+                    tensor[0, c] = pad[c]
+                else:
+                    tensor[0, :, :, c] = pad[c]
+            self._resized = np.empty((ch, cw, 3), np.uint8)
+            self._tensor = tensor
+            self._key = key
+        return self._resized, self._tensor
+
+    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, Letterbox]:
+        """Letterbox one BGR uint8 image (h, w, 3).  The returned tensor is reused by the next call."""
+        h, w = image.shape[:2]
+        box = self.plan((w, h))
+        resized, tensor = self._buffers(box)
+        cw, ch = box.content_size
+        interp = cv2.INTER_AREA if box.scale < 1.0 else cv2.INTER_LINEAR
+        cv2.resize(image, (cw, ch), dst=resized, interpolation=interp)
+        for c, src in enumerate(self._src_channel):
+            dst = tensor[0, c, :ch, :cw] if self.spec.layout == "NCHW" else tensor[0, :ch, :cw, c]
+            if self._plain:
+                np.copyto(dst, resized[:, :, src], casting="unsafe")
+            else:
+                np.subtract(resized[:, :, src], self._mean[c], out=dst, casting="unsafe")
+                np.multiply(dst, self._scale[c], out=dst)
+        return tensor, box

@@ -1,0 +1,147 @@
+"""Data passed between pipeline stages: small frozen dataclasses of numpy arrays.
+
+Glossary of shapes (the same letters everywhere in livepose):
+
+====  ==========================================================
+P     parts of the network's skeleton (18 for the default card)
+L     limbs (pairs of parts, each with two PAF channels)
+N     poses (people) in one frame
+H, W  rows and columns of a network output grid
+====  ==========================================================
+
+Coordinates are (x, y) in image pixels, pixel centres at integer values, as
+float32, unless a field says otherwise.  A missing keypoint is NaN in ``xy``
+and 0 in ``conf``; never (0, 0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# COCO-17 keypoint order, as in COCO's person_keypoints annotations.
+COCO17_NAMES: tuple[str, ...] = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+    "left_wrist", "right_wrist", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle",
+)
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How an image was placed into the network input (one value, inverted in one place).
+
+    The image of ``image_size`` (w, h) was resized by ``scale`` and put at the top-left
+    corner of a ``net_size`` (w, h) input; the rest is padding.
+    """
+
+    image_size: tuple[int, int]
+    net_size: tuple[int, int]
+    scale: float
+
+    @property
+    def content_size(self) -> tuple[int, int]:
+        """(w, h) of the resized image inside the network input."""
+        w, h = self.image_size
+        return (max(1, round(w * self.scale)), max(1, round(h * self.scale)))
+
+    def net_to_image(self, xy: np.ndarray) -> np.ndarray:
+        """Map network-input pixel coordinates (..., 2) to image pixel coordinates.
+
+        Pixel centres are at integers in both frames, so the map is
+        ``image = (net + 0.5) / scale - 0.5`` (the convention of cv2.resize).
+        """
+        return (xy + np.float32(0.5)) * np.float32(1.0 / self.scale) - np.float32(0.5)
+
+    def image_to_net(self, xy: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`net_to_image`."""
+        return (xy + np.float32(0.5)) * np.float32(self.scale) - np.float32(0.5)
+
+
+@dataclass(frozen=True)
+class NetOutput:
+    """The network's two maps for one image, as channels-last float32 views.
+
+    ``heatmaps``: (H, W, P) part confidence maps; ``pafs``: (H, W, 2L) part affinity
+    fields.  Grid cell (i, j) covers network-input pixels around
+    ``((j + 0.5) * stride - 0.5, (i + 0.5) * stride - 0.5)``.
+    """
+
+    heatmaps: np.ndarray
+    pafs: np.ndarray
+    stride: float
+    letterbox: Letterbox
+
+    def __post_init__(self) -> None:
+        if self.heatmaps.ndim != 3 or self.pafs.ndim != 3:
+            raise ValueError("heatmaps and pafs must be (H, W, C) arrays")
+        if self.heatmaps.shape[:2] != self.pafs.shape[:2]:
+            raise ValueError(
+                f"heatmaps grid {self.heatmaps.shape[:2]} differs from pafs grid {self.pafs.shape[:2]}"
+            )
+
+
+@dataclass(frozen=True)
+class Poses:
+    """The people found in one image.
+
+    ``xy``: (N, P, 2) float32 image coordinates, NaN where a part is missing.
+    ``conf``: (N, P) float32 part confidence (heatmap peak value), 0 where missing.
+    ``score``: (N,) float32 person score in [0, 1] (used to rank detections).
+    ``part_names``: the P part names, in the network's order.
+    """
+
+    xy: np.ndarray
+    conf: np.ndarray
+    score: np.ndarray
+    part_names: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        n, p = self.conf.shape if self.conf.ndim == 2 else (-1, -1)
+        if self.xy.shape != (n, p, 2) or self.score.shape != (n,) or p != len(self.part_names):
+            raise ValueError(
+                f"inconsistent Poses shapes: xy {self.xy.shape}, conf {self.conf.shape}, "
+                f"score {self.score.shape}, {len(self.part_names)} part names"
+            )
+
+    @classmethod
+    def empty(cls, part_names: tuple[str, ...]) -> "Poses":
+        p = len(part_names)
+        return cls(
+            xy=np.zeros((0, p, 2), np.float32),
+            conf=np.zeros((0, p), np.float32),
+            score=np.zeros((0,), np.float32),
+            part_names=tuple(part_names),
+        )
+
+    def __len__(self) -> int:
+        return int(self.score.shape[0])
+
+    @property
+    def visible(self) -> np.ndarray:
+        """(N, P) bool: which parts were found."""
+        return self.conf > 0
+
+    def flat_triples(self) -> np.ndarray:
+        """(N, 3P) float32 rows of x, y, c with 0, 0, 0 for missing parts (OpenPose JSON)."""
+        out = np.zeros((len(self), self.conf.shape[1], 3), np.float32)
+        vis = self.visible
+        out[..., :2] = np.where(vis[..., None], self.xy, 0.0)
+        out[..., 2] = np.where(vis, self.conf, 0.0)
+        return out.reshape(len(self), -1)
+
+    def to_coco17(self) -> "Poses":
+        """The same people in COCO-17 order (parts matched by name; e.g. neck is dropped)."""
+        try:
+            index = [self.part_names.index(name) for name in COCO17_NAMES]
+        except ValueError as exc:
+            missing = [n for n in COCO17_NAMES if n not in self.part_names]
+            raise ValueError(f"these parts cannot give COCO-17 keypoints, missing: {missing}") from exc
+        return Poses(
+            xy=np.ascontiguousarray(self.xy[:, index]),
+            conf=np.ascontiguousarray(self.conf[:, index]),
+            score=self.score.copy(),
+            part_names=COCO17_NAMES,
+        )
