@@ -17,7 +17,17 @@ import numpy as np
 
 from livepose.errors import ModelError
 
-DEFAULT_CARD = Path(__file__).resolve().parent.parent / "models" / "mobilenet_thin.json"
+DEFAULT_CARD_NAME = "mobilenet_thin.json"
+
+
+def bundled_models_dir() -> Path:
+    """Where the bundled network lives: inside the installed package (a wheel maps the
+    project's models/ folder to ``livepose/_bundled``), or models/ of a source checkout."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "_bundled", package.parent / "models"):
+        if (candidate / DEFAULT_CARD_NAME).is_file():
+            return candidate
+    return package.parent / "models"
 
 
 @dataclass(frozen=True)
@@ -118,7 +128,7 @@ def load_card(card_path: str | Path | None = None, model_path: str | Path | None
                 "pass one with --card"
             )
         else:
-            card_path = DEFAULT_CARD
+            card_path = bundled_models_dir() / DEFAULT_CARD_NAME
     card_path = Path(card_path)
     where = str(card_path)
     try:

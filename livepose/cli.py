@@ -1,0 +1,234 @@
+"""The `livepose` command.  The only module that reads argv, prints for the user or exits.
+
+Exit codes (also in the README):
+  0  everything worked
+  1  a run-time problem that is not about inputs, model or outputs (e.g. an optional
+     dependency missing, out of memory)
+  2  bad usage, or an input that could not be read (other inputs were still processed)
+  3  the model or its card is missing, corrupt or inconsistent
+  4  an output could not be written
+  130 interrupted (Ctrl-C); outputs finished so far are complete
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from livepose import __version__
+from livepose.config import RULES, DecodeConfig
+from livepose.errors import InputError, LiveposeError, OutputError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_MODEL, EXIT_OUTPUT, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+
+
+def _size(text: str) -> tuple[int, int]:
+    from livepose.preprocess import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    return value
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model and decoding")
+    g.add_argument("--model", type=Path, metavar="ONNX",
+                   help="ONNX network (default: the bundled mobilenet_thin); its card is the .json beside it")
+    g.add_argument("--card", type=Path, metavar="JSON", help="model card, when not beside the model")
+    g.add_argument("--size", type=_size, metavar="WxH",
+                   help="network input size; -1 keeps the aspect ratio, e.g. -1x368 (default: the card's)")
+    g.add_argument("--rules", choices=sorted(RULES), default="openpose",
+                   help="limb-grouping rules: OpenPose's (default) or tf-pose-estimation's")
+    g.add_argument("--upsample", type=_positive_int, metavar="F",
+                   help="enlarge heatmaps and PAFs F times before decoding (default 1)")
+    g.add_argument("--providers", metavar="LIST",
+                   help="ONNX Runtime execution providers in order, comma separated "
+                        "(default: CUDA if available, then CPU)")
+    g.add_argument("--threads", type=_positive_int, metavar="N", help="ONNX Runtime threads (default: all cores)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="livepose",
+        description="Real-time multi-person pose estimation with OpenPose-style networks (ONNX).",
+        epilog="Run 'livepose COMMAND --help' for the options of each command.",
+    )
+    parser.add_argument("--version", action="version", version=f"livepose {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p_img = sub.add_parser(
+        "image", help="find people in photos; write annotated images and OpenPose JSON",
+        description="Find every person in each photo. For photo.jpg, writes OUT/photo.jpg with the "
+                    "skeletons drawn and OUT/photo_keypoints.json (OpenPose JSON 1.3). Prints one line "
+                    "per photo.",
+    )
+    p_img.add_argument("inputs", nargs="+", metavar="PHOTO", help="image files or folders of images")
+    p_img.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (created if needed)")
+    p_img.add_argument("--no-image", action="store_true", help="write only the JSON, not the annotated image")
+    p_img.add_argument("--quiet", "-q", action="store_true", help="print only errors")
+    _add_model_options(p_img)
+
+    p_eval = sub.add_parser(
+        "eval", help="COCO keypoint AP of the pipeline on an annotated photo set",
+        description="Run the photo pipeline over a COCO person_keypoints set; print AP, AP50, AP75, APm, "
+                    "APl, AR (pycocotools) and per-stage median timings.",
+    )
+    p_eval.add_argument("--annotations", type=Path, required=True, metavar="JSON",
+                        help="COCO person_keypoints annotation file")
+    p_eval.add_argument("--images", type=Path, required=True, metavar="DIR", help="folder holding the images")
+    p_eval.add_argument("--json", type=Path, metavar="REPORT", help="write the report (metrics, timings) here")
+    p_eval.add_argument("--results", type=Path, metavar="JSON",
+                        help="write the COCO keypoint results here (default: REPORT with .results.json)")
+    p_eval.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    _add_model_options(p_eval)
+    return parser
+
+
+def _estimator(args: argparse.Namespace):
+    from livepose.card import load_card
+    from livepose.estimator import PoseEstimator
+
+    card = load_card(args.card, args.model)
+    config: DecodeConfig = RULES[args.rules]
+    if args.upsample:
+        config = config.with_(upsample=args.upsample)
+    providers = [p.strip() for p in args.providers.split(",") if p.strip()] if args.providers else None
+    return PoseEstimator(card, size=args.size, decode=config, providers=providers, threads=args.threads)
+
+
+def _ensure_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot create output folder ({exc.strerror or exc})") from None
+    probe = path / ".livepose-write-test"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OutputError(f"{path}: output folder is not writable ({exc.strerror or exc})") from None
+
+
+def _write_image(path: Path, image) -> None:
+    import cv2
+
+    ok, data = cv2.imencode(path.suffix or ".png", image)
+    if not ok:
+        raise OutputError(f"{path}: cannot encode image as {path.suffix}")
+    tmp = path.with_name(path.name + ".part")
+    try:
+        tmp.write_bytes(data.tobytes())
+        tmp.replace(path)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+def cmd_image(args: argparse.Namespace) -> int:
+    from livepose.formats import openpose_document, write_json_atomic
+    from livepose.images import IMAGE_SUFFIXES, list_images, read_image
+    from livepose.render import draw_poses
+
+    paths = list_images(args.inputs)
+    if not paths:
+        raise InputError(f"{', '.join(args.inputs)}: no images found")
+    _ensure_dir(args.out)
+    est = _estimator(args)
+    failed = 0
+    for path in paths:
+        try:
+            image = read_image(path)
+        except InputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        t0 = time.perf_counter()
+        poses, _ = est(image)
+        ms = (time.perf_counter() - t0) * 1e3
+        write_json_atomic(args.out / f"{path.stem}_keypoints.json", openpose_document(poses))
+        if not args.no_image:
+            suffix = path.suffix.lower() if path.suffix.lower() in IMAGE_SUFFIXES else ".png"
+            _write_image(args.out / f"{path.stem}{suffix}", draw_poses(image, poses, est.card.limbs))
+        if not args.quiet:
+            print(f"{path}: {len(poses)} {'person' if len(poses) == 1 else 'people'}, {ms:.1f} ms", flush=True)
+    if failed:
+        print(f"error: {failed} of {len(paths)} images could not be read; the others were written to {args.out}",
+              file=sys.stderr)
+        return EXIT_INPUT
+    return EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from livepose.evaluate import evaluate, load_coco_keypoints
+    from livepose.formats import write_json_atomic
+
+    results_path = args.results
+    if results_path is None and args.json is not None:
+        results_path = args.json.with_suffix(".results.json")
+    for out in (args.json, results_path):
+        if out is not None:
+            _ensure_dir(out.parent if str(out.parent) else Path("."))
+    total = len(load_coco_keypoints(args.annotations)["images"])
+    est = _estimator(args)
+    with tqdm(total=total, unit="img", disable=True if args.quiet else None, file=sys.stderr) as bar:
+        report, results = evaluate(est, args.annotations, args.images,
+                                   on_image=lambda name, n, ms: bar.update(1))
+    for failure in report["failed_images"]:
+        print(f"error: {failure}", file=sys.stderr)
+    m, t = report["metrics"], report["timings_ms"]
+    print(f"{report['num_images']} images, {report['num_people_found']} people found")
+    print("  ".join(f"{k} {m[k]:.3f}" for k in ("AP", "AP50", "AP75", "APm", "APl", "AR")))
+    print("median ms: " + "  ".join(f"{k} {v}" for k, v in t.items()))
+    if results_path is not None:
+        write_json_atomic(results_path, results)
+        report["results"] = str(results_path)
+    if args.json is not None:
+        write_json_atomic(args.json, report)
+    return EXIT_INPUT if report["failed_images"] else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_INPUT
+    handler = {"image": cmd_image, "eval": cmd_eval}[args.command]
+    try:
+        return handler(args)
+    except LiveposeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+    except MemoryError:
+        print("error: out of memory", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def main_exit() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    main_exit()

@@ -1,0 +1,66 @@
+"""Drawing skeletons on images (drawing only: no state, no decoding)."""
+
+from __future__ import annotations
+
+import colorsys
+
+import cv2
+import numpy as np
+
+from livepose.types import Poses
+
+
+def limb_colours(num_limbs: int) -> list[tuple[int, int, int]]:
+    """Evenly spaced hues, as BGR ints: limb k always gets the same colour."""
+    out = []
+    for k in range(num_limbs):
+        r, g, b = colorsys.hsv_to_rgb(k / max(1, num_limbs), 0.9, 1.0)
+        out.append((int(b * 255), int(g * 255), int(r * 255)))
+    return out
+
+
+def id_colour(person_id: int) -> tuple[int, int, int]:
+    """A stable, well-spread colour for a person id (golden-ratio hue steps)."""
+    r, g, b = colorsys.hsv_to_rgb((person_id * 0.618033988749895) % 1.0, 0.85, 1.0)
+    return (int(b * 255), int(g * 255), int(r * 255))
+
+
+def draw_poses(
+    image: np.ndarray,
+    poses: Poses,
+    limbs: np.ndarray,
+    person_ids: np.ndarray | None = None,
+    thickness: int | None = None,
+) -> np.ndarray:
+    """Draw ``poses`` onto ``image`` (BGR uint8, in place) and return it.
+
+    Without ids each limb has its own colour (OpenPose's look); with ids each person is
+    drawn in its id's colour and labelled with the id above the head.
+    """
+    h, w = image.shape[:2]
+    if thickness is None:
+        thickness = max(2, round(min(h, w) / 180))
+    radius = thickness + 1
+    colours = limb_colours(len(limbs))
+    shift = 4  # sub-pixel drawing: coordinates in 1/16 pixel
+    scale = float(1 << shift)
+    for n in range(len(poses)):
+        xy = poses.xy[n]
+        vis = poses.visible[n]
+        colour = id_colour(int(person_ids[n])) if person_ids is not None else None
+        for k, (a, b) in enumerate(limbs):
+            if vis[a] and vis[b]:
+                pa = (int(xy[a, 0] * scale), int(xy[a, 1] * scale))
+                pb = (int(xy[b, 0] * scale), int(xy[b, 1] * scale))
+                cv2.line(image, pa, pb, colour or colours[k], thickness, cv2.LINE_AA, shift)
+        for p in np.flatnonzero(vis):
+            centre = (int(xy[p, 0] * scale), int(xy[p, 1] * scale))
+            cv2.circle(image, centre, radius, colour or (255, 255, 255), -1, cv2.LINE_AA, shift)
+        if person_ids is not None and vis.any():
+            top = int(np.argmin(np.where(vis, xy[:, 1], np.inf)))
+            org = (int(xy[top, 0]) - 8, max(12, int(xy[top, 1]) - 12))
+            label = str(int(person_ids[n]))
+            fs = max(0.5, thickness / 4)
+            cv2.putText(image, label, org, cv2.FONT_HERSHEY_SIMPLEX, fs, (0, 0, 0), thickness + 2, cv2.LINE_AA)
+            cv2.putText(image, label, org, cv2.FONT_HERSHEY_SIMPLEX, fs, colour, max(1, thickness - 1), cv2.LINE_AA)
+    return image
