@@ -105,7 +105,8 @@ class Network:
     def _check_channels(self, key: str, spec: MapSpec, channels: int) -> None:
         if spec.offset + spec.count > channels:
             raise ModelError(
-                f"{self.card.card_path}: field '{key}.count' ({spec.offset}+{spec.count} channels) does not fit "
+                f"{self.card.card_path}: fields '{key}.offset' and '{key}.count' ({spec.offset}+{spec.count} "
+                f"channels) do not fit "
                 f"output {spec.output!r} with {channels} channels (layout {spec.layout})"
             )
 
@@ -147,4 +148,12 @@ class Network:
         w, h = net_size
         shape = (1, 3, h, w) if self.card.input.layout == "NCHW" else (1, h, w, 3)
         box = Letterbox(image_size=(w, h), net_size=(w, h), scale=1.0)
-        return self.run(np.zeros(shape, np.float32), box)
+        try:
+            outputs = self.run_raw(np.zeros(shape, np.float32))
+        except Exception as exc:  # onnxruntime's own error types
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise ModelError(
+                f"{self.card.card_path}: the model fails on a {w}x{h} input laid out as field 'input.layout' "
+                f"says ({self.card.input.layout}): {first}"
+            ) from None
+        return self.outputs_to_maps(outputs, box)
