@@ -130,7 +130,7 @@ class Poses:
         vis = self.visible
         out[..., :2] = np.where(vis[..., None], self.xy, 0.0)
         out[..., 2] = np.where(vis, self.conf, 0.0)
-        return out.reshape(len(self), -1)
+        return out.reshape(len(self), 3 * self.conf.shape[1])
 
     def to_coco17(self) -> "Poses":
         """The same people in COCO-17 order (parts matched by name; e.g. neck is dropped)."""
