@@ -175,9 +175,10 @@ def cmd_image(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from livepose.evaluate import evaluate, load_coco_keypoints
+    from livepose.evaluate import evaluate, load_coco_keypoints, require_pycocotools
     from livepose.formats import write_json_atomic
 
+    require_pycocotools()
     results_path = args.results
     if results_path is None and args.json is not None:
         results_path = args.json.with_suffix(".results.json")

@@ -48,13 +48,21 @@ def load_coco_keypoints(path: Path) -> dict:
     return data
 
 
+def require_pycocotools() -> None:
+    """Fail early, before any image is processed, when the evaluation extra is missing."""
+    try:
+        import pycocotools.cocoeval  # noqa: F401
+    except ImportError:
+        raise LiveposeError(
+            "evaluation needs pycocotools: pip install pycocotools (or install livepose with the [eval] extra)"
+        ) from None
+
+
 def coco_eval(annotations: dict, results: list[dict], image_ids: list[int]) -> dict[str, float]:
     """COCO keypoint metrics for ``results`` on ``image_ids`` (pycocotools, output silenced)."""
-    try:
-        from pycocotools.coco import COCO
-        from pycocotools.cocoeval import COCOeval
-    except ImportError:
-        raise LiveposeError("evaluation needs pycocotools: pip install -e .[eval]") from None
+    require_pycocotools()
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
     if not results:
         return {name: 0.0 for name in METRIC_NAMES}
     gt = COCO()
@@ -77,6 +85,7 @@ def evaluate(
     on_image: Callable[[str, int, float], None] | None = None,
 ) -> tuple[dict, list[dict]]:
     """Run ``estimator`` on every image of the set.  Returns (report, COCO results)."""
+    require_pycocotools()
     data = load_coco_keypoints(annotations_path)
     images_dir = Path(images_dir)
     if not images_dir.is_dir():

@@ -58,6 +58,12 @@ class Skeleton:
         return len(self.parts)
 
 
+def person_capacity(num_parts: int, max_peaks: int) -> int:
+    """Person slots needed so that no fragment is ever dropped: each holds at least two of the
+    at most P * M peaks."""
+    return num_parts * max_peaks // 2 + 1
+
+
 class _Workspace:
     """Scratch arrays for one grid size and one configuration."""
 
@@ -66,7 +72,7 @@ class _Workspace:
         h, w = grid_hw
         f = config.upsample
         m = config.max_peaks
-        n = 2 * m
+        n = person_capacity(num_parts, m)
         self.grid_hw = grid_hw
         if f > 1:
             self.heat_up = np.empty((h * f, w * f, num_parts), np.float32)
@@ -121,7 +127,9 @@ class Decoder:
         return self._ws
 
     def peaks(self, out: NetOutput):
-        """Stage 1-2 only: (peak_xy in grid cells, peak_score, peak_count, heat, pafs, cell_px)."""
+        """Stages 1-2 only (upsampling, peaks).  Returns (workspace, heatmaps, pafs, cell_px): the
+        peaks are in the workspace's peak_xy (grid cells), peak_score and peak_count; heatmaps and
+        pafs are the maps decoded (upsampled when configured); cell_px is input pixels per cell."""
         cfg = self.config
         ws = self._workspace(out)
         heat, pafs = out.heatmaps, out.pafs

@@ -83,7 +83,7 @@ def find_peaks(heat, threshold, radius, refine, max_peaks, scratch_pos, scratch_
         for y in range(h):
             for x in range(w):
                 v = heat[y, x, part]
-                if v <= threshold:
+                if not v > threshold:  # also skips NaN
                     continue
                 is_max = True
                 for dy in range(-radius, radius + 1):
