@@ -32,7 +32,7 @@ class DecodeConfig:
     peak_threshold: float = 0.05
     nms_radius: int = 1
     refine: bool = True
-    max_peaks: int = 64
+    max_peaks: int = 128
     samples: int = 0
     min_samples: int = 5
     max_samples: int = 25

@@ -178,6 +178,7 @@ def score_pair(pafs, cx, cy, xa, ya, xb, yb, cell_px, net_h_px, samples, min_sam
         n = int(round(math.sqrt(5.0 * norm * cell_px)))
         n = min(max(n, min_samples), max_samples)
     passed = 0
+    failed = 0
     total = 0.0
     passed_sum = 0.0
     for s in range(n):
@@ -189,6 +190,10 @@ def score_pair(pafs, cx, cy, xa, ya, xb, yb, cell_px, net_h_px, samples, min_sam
         if v > sample_threshold:
             passed += 1
             passed_sum += v
+        else:
+            failed += 1
+            if n - failed <= min_pass_ratio * n:
+                return -1.0  # too many failures already: the pair cannot pass (same result, less work)
     if passed <= min_pass_ratio * n or passed == 0:
         return -1.0
     score = total / n if score_all else passed_sum / passed
