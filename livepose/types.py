@@ -145,3 +145,57 @@ class Poses:
             score=self.score.copy(),
             part_names=COCO17_NAMES,
         )
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One picture from a source.
+
+    ``index``: position in the source, counting every frame the source produced (a live
+    source's dropped frames leave gaps).  ``timestamp``: seconds on the source's clock (a
+    file: index / fps; a live source: capture time since the run started).
+    ``captured_at``: ``time.perf_counter()`` when it was read, for latency.
+    ``image``: BGR uint8 (h, w, 3).
+    """
+
+    index: int
+    timestamp: float
+    captured_at: float
+    image: np.ndarray
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(w, h)."""
+        return (int(self.image.shape[1]), int(self.image.shape[0]))
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """Everything known about one frame after decoding (and tracking, when on).
+
+    ``person_ids``: (N,) int64 track ids, or None without tracking.
+    ``timings_ms``: milliseconds per stage (preprocess, inference, decode, ...).
+    """
+
+    frame: Frame
+    poses: Poses
+    person_ids: np.ndarray | None = None
+    timings_ms: dict | None = None
+
+    def __post_init__(self) -> None:
+        if self.person_ids is not None and self.person_ids.shape != (len(self.poses),):
+            raise ValueError(f"person_ids shape {self.person_ids.shape} does not match {len(self.poses)} poses")
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """What sinks need to know before the first frame: the source and the network."""
+
+    source: str
+    size: tuple[int, int]
+    fps: float
+    frame_count: int | None
+    is_live: bool
+    model: str
+    part_names: tuple[str, ...]
+    limbs: np.ndarray  # (L, 2) part indices, for drawing
