@@ -96,6 +96,36 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write the COCO keypoint results here (default: REPORT with .results.json)")
     p_eval.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     _add_model_options(p_eval)
+
+    p_run = sub.add_parser(
+        "run", help="poses on video: a file, a folder of frames, a webcam or a stream",
+        description="Find people in every frame of a video source and write any combination of outputs. "
+                    "With no output option, the overlay window is shown.",
+        epilog="examples:\n"
+               "  livepose run match.mp4 --video out.mp4 --jsonl out.jsonl\n"
+               "  livepose run 0                       # webcam 0, live window\n"
+               "  livepose run rtsp://camera/stream --display\n"
+               "  livepose run frames/ --openpose-json out_json/ --coco out_coco.json --csv out.csv",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_run.add_argument("source", metavar="SOURCE",
+                       help="video file, folder or glob of images (name order), webcam index (0, 1, ...) or stream URL")
+    g = p_run.add_argument_group("outputs (any combination)")
+    g.add_argument("--video", type=Path, metavar="FILE", help="annotated video (.mp4, .mov, .avi or .mkv), same size and frame rate")
+    g.add_argument("--jsonl", type=Path, metavar="FILE", help="JSON Lines, one object per frame, flushed as produced")
+    g.add_argument("--openpose-json", type=Path, metavar="DIR",
+                   help="OpenPose JSON files, <name>_<frame:012d>_keypoints.json")
+    g.add_argument("--coco", type=Path, metavar="FILE", help="COCO keypoint results for the whole run")
+    g.add_argument("--csv", type=Path, metavar="FILE",
+                   help="long-form CSV: frame, time, person, keypoint, x, y, conf")
+    g.add_argument("--display", action="store_true", help="show the overlay window (default when no other output)")
+    g.add_argument("--no-display", action="store_true", help="never open a window")
+    g2 = p_run.add_argument_group("source and progress")
+    g2.add_argument("--realtime", action="store_true",
+                    help="play a file at its frame rate as a live source (newest frame only, drops counted)")
+    g2.add_argument("--max-frames", type=_positive_int, metavar="N", help="stop after N frames")
+    g2.add_argument("--quiet", "-q", action="store_true", help="no progress, no summary; errors only")
+    _add_model_options(p_run)
     return parser
 
 
@@ -204,13 +234,55 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_INPUT if report["failed_images"] else EXIT_OK
 
 
+def _build_sinks(args: argparse.Namespace, name: str):
+    """The file outputs asked for, and the overlay window (asked for, or the default)."""
+    from livepose import sinks as S
+
+    files = []
+    if args.video:
+        files.append(S.VideoSink(args.video))
+    if args.jsonl:
+        files.append(S.JsonlSink(args.jsonl))
+    if args.openpose_json:
+        files.append(S.OpenPoseJsonSink(args.openpose_json, name))
+    if args.coco:
+        files.append(S.CocoSink(args.coco))
+    if args.csv:
+        files.append(S.CsvSink(args.csv))
+    show = args.display or (not files and not args.no_display)
+    if not files and not show:
+        raise InputError("nothing to do: --no-display and no output option (see livepose run --help)")
+    return files, (S.DisplaySink() if show else None)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from livepose.capture import open_source
+    from livepose.pipeline import run_video
+
+    source = open_source(args.source, realtime=args.realtime,
+                         on_event=None if args.quiet else (lambda msg: print(f"warning: {msg}", file=sys.stderr)))
+    try:
+        sinks, display = _build_sinks(args, source.name)
+        est = _estimator(args)
+    except BaseException:
+        source.close()
+        raise
+    summary = run_video(source, est, sinks, display=display, max_frames=args.max_frames, quiet=args.quiet)
+    if not args.quiet:
+        print(summary.line(), flush=True)
+    if summary.stopped_early:
+        print(f"error: {summary.stopped_early}; outputs hold the {summary.frames} frames read", file=sys.stderr)
+        return EXIT_INPUT
+    return EXIT_INTERRUPTED if summary.interrupted else EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return EXIT_INPUT
-    handler = {"image": cmd_image, "eval": cmd_eval}[args.command]
+    handler = {"image": cmd_image, "eval": cmd_eval, "run": cmd_run}[args.command]
     try:
         return handler(args)
     except LiveposeError as exc:

@@ -1,0 +1,415 @@
+"""The threaded video pipeline: capture -> inference -> decoding -> results, stages overlapping.
+
+    with PoseStream(open_source("match.mp4"), estimator) as stream:
+        for result in stream:            # FrameResult, in frame order
+            ...
+
+Threads (each stage is the module named beside it):
+
+* capture (:mod:`livepose.capture`) and letterboxing (:mod:`livepose.preprocess`) for a
+  file source: reads ahead into a bounded queue; the queue being full is the
+  backpressure, so no frame is ever dropped.  A live source has its own reader thread
+  that keeps only the newest frame; inference takes from it directly, so no frame waits
+  behind another (lowest latency).
+* inference (:mod:`livepose.inference`): ONNX Runtime, which releases the GIL.
+* decoding (:mod:`livepose.decode`, Numba, GIL released) and, once it exists, tracking:
+  one stateful thread, results in frame order.
+* the consumer (your loop, or :class:`SinkRunner`'s worker threads for outputs).
+
+Every queue is bounded and every blocking put/get has a timeout, so a failing stage can
+never hang shutdown.  The first exception in any stage stops the stream and is re-raised
+by the iterator.  :meth:`PoseStream.stop_capture` ends the input gracefully: frames already
+read are still finished (Ctrl-C / SIGTERM in the CLI).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from livepose.decode import Decoder
+from livepose.estimator import PoseEstimator
+from livepose.preprocess import Preprocessor
+from livepose.types import Frame, FrameResult, StreamInfo
+
+_END = object()  # sentinel: no more items from upstream
+_POLL = 0.1  # seconds between checks of the stop flags while blocked
+
+
+@dataclass
+class _Failure:
+    error: BaseException
+
+
+class _Stages:
+    """Shared stop flags and the first error; one instance per stream."""
+
+    def __init__(self) -> None:
+        self.abort = threading.Event()  # stop everything now
+        self.stop_input = threading.Event()  # stop reading; finish what was read
+        self.error: BaseException | None = None
+        self._lock = threading.Lock()
+
+    def fail(self, error: BaseException) -> None:
+        with self._lock:
+            if self.error is None:
+                self.error = error
+        self.abort.set()
+
+    def put(self, q: queue.Queue, item) -> bool:
+        """Blocking put that gives up when the stream is aborted."""
+        while not self.abort.is_set():
+            try:
+                q.put(item, timeout=_POLL)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def get(self, q: queue.Queue):
+        """Blocking get that returns _END when the stream is aborted."""
+        while not self.abort.is_set():
+            try:
+                return q.get(timeout=_POLL)
+            except queue.Empty:
+                continue
+        return _END
+
+
+@dataclass
+class _Prepared:
+    frame: Frame
+    tensor: np.ndarray
+    box: object
+    preprocess_ms: float
+
+
+class PoseStream:
+    """Iterate :class:`FrameResult` for every frame of a source, with the stages on threads.
+
+    ``prefetch``: frames read and letterboxed ahead of inference (file sources).
+    """
+
+    def __init__(self, source, estimator: PoseEstimator, *, prefetch: int = 3, queue_size: int = 4):
+        self.source = source
+        self.estimator = estimator
+        self.info = StreamInfo(
+            source=getattr(source, "name", "source"),
+            size=tuple(source.size),
+            fps=float(source.fps),
+            frame_count=source.frame_count,
+            is_live=bool(source.is_live),
+            model=estimator.card.name,
+            part_names=estimator.card.parts,
+            limbs=estimator.card.limbs,
+        )
+        self._stages = _Stages()
+        prefetch = max(1, prefetch)
+        self._prepared: queue.Queue = queue.Queue(maxsize=1 if source.is_live else prefetch)
+        self._net: queue.Queue = queue.Queue(maxsize=2)
+        self._results: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
+        # a ring of letterbox buffers: one per queued item, plus the one being filled and the one in use
+        size = self.estimator.preprocess.size
+        self._preprocessors = [Preprocessor(estimator.card.input, size) for _ in range(prefetch + 2)]
+        self._decoder = Decoder(estimator.decoder.skeleton, estimator.decoder.config)
+        self._threads: list[threading.Thread] = []
+        self._started = False
+        self.frames_done = 0
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self) -> "PoseStream":
+        if self._started:
+            return self
+        self._started = True
+        # warm up at this stream's input size so the first frame pays no allocation or compile cost
+        self.estimator.warm_up(self.info.size)
+        targets = [(self._infer, "livepose-inference"), (self._decode, "livepose-decode")]
+        if not self.info.is_live:
+            targets.insert(0, (self._capture, "livepose-capture"))
+        for target, name in targets:
+            t = threading.Thread(target=self._guard, args=(target,), name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+        return self
+
+    def stop_capture(self) -> None:
+        """Read no more frames; frames already read still come out of the iterator."""
+        self._stages.stop_input.set()
+
+    def abort(self) -> None:
+        """Stop every stage now."""
+        self._stages.abort.set()
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._stages.stop_input.set()
+        self._stages.abort.set()
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        self.source.close()
+
+    def __enter__(self) -> "PoseStream":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def get(self) -> FrameResult | None:
+        """The next result in frame order, or None at the end; re-raises a stage's error.
+
+        Safe to call again after a KeyboardInterrupt raised while it waited (unlike a
+        generator, nothing is finalised), which is how the CLI drains on Ctrl-C.
+        """
+        self.start()
+        item = self._stages.get(self._results)
+        if item is _END:
+            self._stages.abort.set()
+            if self._stages.error is not None:
+                raise self._stages.error
+            return None
+        self.frames_done += 1
+        return item
+
+    def __iter__(self) -> Iterator[FrameResult]:
+        while (item := self.get()) is not None:
+            yield item
+
+    # -- stages ----------------------------------------------------------------------------
+    def _guard(self, target) -> None:
+        try:
+            target()
+        except BaseException as exc:  # any failure stops the whole stream, reported once
+            self._stages.fail(exc)
+
+    def _capture(self) -> None:
+        st = self._stages
+        ring = self._preprocessors
+        k = 0
+        try:
+            for frame in self.source:
+                if st.stop_input.is_set() or st.abort.is_set():
+                    break
+                t0 = time.perf_counter()
+                tensor, box = ring[k % len(ring)](frame.image)
+                k += 1
+                item = _Prepared(frame, tensor, box, (time.perf_counter() - t0) * 1e3)
+                if not st.put(self._prepared, item):
+                    return
+        finally:
+            st.put(self._prepared, _END)
+
+    def _live_items(self) -> Iterator[_Prepared]:
+        """A live source keeps only its newest frame: take it, letterbox it, run it."""
+        pre = self._preprocessors[0]
+        for frame in self.source:
+            if self._stages.stop_input.is_set() or self._stages.abort.is_set():
+                return
+            t0 = time.perf_counter()
+            tensor, box = pre(frame.image)
+            yield _Prepared(frame, tensor, box, (time.perf_counter() - t0) * 1e3)
+
+    def _queued_items(self) -> Iterator[_Prepared]:
+        while True:
+            item = self._stages.get(self._prepared)
+            if item is _END:
+                return
+            yield item
+
+    def _infer(self) -> None:
+        st, net = self._stages, self.estimator.network
+        items = self._live_items() if self.info.is_live else self._queued_items()
+        try:
+            for item in items:
+                t0 = time.perf_counter()
+                out = net.run(item.tensor, item.box)
+                ms = (time.perf_counter() - t0) * 1e3
+                if not st.put(self._net, (item, out, ms)):
+                    return
+        finally:
+            st.put(self._net, _END)
+
+    def _decode(self) -> None:
+        st = self._stages
+        try:
+            while True:
+                got = st.get(self._net)
+                if got is _END:
+                    return
+                item, out, infer_ms = got
+                t0 = time.perf_counter()
+                poses = self._decoder(out)
+                timings = {"preprocess": item.preprocess_ms, "inference": infer_ms,
+                           "decode": (time.perf_counter() - t0) * 1e3}
+                if not st.put(self._results, FrameResult(item.frame, poses, None, timings)):
+                    return
+        finally:
+            st.put(self._results, _END)
+
+
+class SinkRunner:
+    """Feeds every result to each sink on the sink's own thread, through a bounded queue.
+
+    A sink that falls behind applies backpressure (file outputs never lose a frame).  The
+    first sink error stops the runner; :meth:`write` then raises it.  :meth:`close` lets
+    each worker finish its queue, then closes every sink (files complete and valid).
+    """
+
+    def __init__(self, sinks, info: StreamInfo, queue_size: int = 8):
+        self.sinks = list(sinks)
+        self._stages = _Stages()
+        self._queues = [queue.Queue(maxsize=queue_size) for _ in self.sinks]
+        self._threads: list[threading.Thread] = []
+        opened = []
+        try:
+            for sink in self.sinks:
+                sink.open(info)
+                opened.append(sink)
+        except BaseException:
+            for sink in opened:
+                _close_quietly(sink)
+            raise
+        for sink, q in zip(self.sinks, self._queues):
+            t = threading.Thread(target=self._work, args=(sink, q), name=f"livepose-sink-{sink.name}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def _work(self, sink, q: queue.Queue) -> None:
+        st = self._stages
+        try:
+            while True:
+                item = st.get(q)
+                if item is _END:
+                    return
+                sink.write(item)
+        except BaseException as exc:
+            st.fail(exc)
+
+    def write(self, result: FrameResult) -> None:
+        for q in self._queues:
+            if not self._stages.put(q, result):
+                break
+        if self._stages.error is not None:
+            raise self._stages.error
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Finish queued frames, then close every sink; re-raises the first sink error."""
+        for q in self._queues:
+            self._stages.put(q, _END)
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        self._stages.abort.set()
+        first: BaseException | None = None
+        for sink in self.sinks:
+            try:
+                sink.close()
+            except BaseException as exc:
+                first = first or exc
+        error = self._stages.error or first
+        if error is not None:
+            raise error
+
+
+def _close_quietly(sink) -> None:
+    try:
+        sink.close()
+    except Exception:
+        pass
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    frames: int
+    seconds: float
+    people: int
+    dropped: int
+    interrupted: bool
+    stopped_early: str | None
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        per_frame = self.people / self.frames if self.frames else 0.0
+        text = (f"{self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} FPS), "
+                f"{per_frame:.1f} people per frame, {self.dropped} dropped")
+        return text + (" (interrupted)" if self.interrupted else "")
+
+
+def run_video(source, estimator: PoseEstimator, sinks, *, display=None, max_frames: int | None = None,
+              quiet: bool = False) -> RunSummary:
+    """Run a source through the pipeline into ``sinks`` (each on its own thread) and ``display``
+    (the overlay window, handed each result straight from this loop for the lowest latency).  Ctrl-C or SIGTERM stops the capture; frames
+    already read are finished and written, and every sink is closed valid.  A second Ctrl-C
+    stops at once (sinks are still closed)."""
+    import signal
+
+    from livepose.progress import Progress
+
+    stream = PoseStream(source, estimator)
+    runner = SinkRunner(sinks, stream.info)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        def _term(signum, frame):
+            raise KeyboardInterrupt
+        previous = signal.signal(signal.SIGTERM, _term)
+    if display is not None:
+        try:
+            display.open(stream.info)
+        except BaseException:
+            runner.close()
+            raise
+    interrupted = False
+    people = 0
+    t0 = time.perf_counter()
+    total = source.frame_count if not source.is_live else None
+    if max_frames is not None and total is not None:
+        total = min(total, max_frames)
+    progress = Progress(total, quiet=quiet)
+    try:
+        while True:
+            try:
+                result = stream.get()
+                if result is None:
+                    break
+                runner.write(result)
+                if display is not None:
+                    display.write(result)
+                    if display.stop_requested.is_set():
+                        stream.stop_capture()
+                people += len(result.poses)
+                progress.update(1, len(result.poses))
+                if max_frames is not None and stream.frames_done >= max_frames:
+                    stream.stop_capture()
+            except KeyboardInterrupt:
+                if interrupted:
+                    stream.abort()
+                    break
+                interrupted = True
+                stream.stop_capture()
+    finally:
+        progress.close()
+        try:
+            stream.close()
+        finally:
+            try:
+                if display is not None:
+                    display.close()
+            finally:
+                runner.close()
+                if previous is not None:
+                    signal.signal(signal.SIGTERM, previous)
+    return RunSummary(
+        frames=stream.frames_done,
+        seconds=time.perf_counter() - t0,
+        people=people,
+        dropped=int(getattr(source, "dropped", 0)),
+        interrupted=interrupted,
+        stopped_early=getattr(source, "stopped_early", None),
+    )
