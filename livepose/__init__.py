@@ -10,14 +10,28 @@ Nothing heavy happens at import: sessions are created and kernels compiled by th
 
 __version__ = "0.1.0"
 
-from livepose.card import ModelCard, load_card
-from livepose.config import OPENPOSE_RULES, TFPOSE_RULES, DecodeConfig
-from livepose.errors import InputError, LiveposeError, ModelError, OutputError
-from livepose.estimator import PoseEstimator, StageTimes
-from livepose.types import COCO17_NAMES, Letterbox, NetOutput, Poses
+# Public names are imported on first use (PEP 562), so `import livepose` stays light and the
+# command line can set OpenCV's logging before OpenCV loads.
+_EXPORTS = {
+    "ModelCard": "livepose.card", "load_card": "livepose.card",
+    "OPENPOSE_RULES": "livepose.config", "TFPOSE_RULES": "livepose.config", "DecodeConfig": "livepose.config",
+    "InputError": "livepose.errors", "LiveposeError": "livepose.errors", "ModelError": "livepose.errors",
+    "OutputError": "livepose.errors",
+    "PoseEstimator": "livepose.estimator", "StageTimes": "livepose.estimator",
+    "COCO17_NAMES": "livepose.types", "Letterbox": "livepose.types", "NetOutput": "livepose.types",
+    "Poses": "livepose.types", "Frame": "livepose.types", "FrameResult": "livepose.types",
+    "PoseStream": "livepose.pipeline", "open_source": "livepose.capture",
+    "open": ("livepose.pipeline", "open_stream"),
+}
 
-__all__ = [
-    "COCO17_NAMES", "DecodeConfig", "InputError", "Letterbox", "LiveposeError", "ModelCard", "ModelError",
-    "NetOutput", "OPENPOSE_RULES", "OutputError", "PoseEstimator", "Poses", "StageTimes", "TFPOSE_RULES",
-    "load_card", "__version__",
-]
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        import importlib
+
+        module, attr = _EXPORTS[name] if isinstance(_EXPORTS[name], tuple) else (_EXPORTS[name], name)
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'livepose' has no attribute {name!r}")
+
+
+__all__ = sorted(_EXPORTS) + ["__version__"]

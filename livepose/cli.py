@@ -13,15 +13,20 @@ Exit codes (also in the README):
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Sequence
 
-from livepose import __version__
-from livepose.config import RULES, DecodeConfig
-from livepose.errors import InputError, LiveposeError, OutputError
+# OpenCV and FFmpeg print their own warnings (missing camera, damaged stream) besides our one
+# clear line; quiet them unless the user asked otherwise.  Must happen before cv2 loads.
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+from livepose import __version__  # noqa: E402
+from livepose.config import RULES, DecodeConfig  # noqa: E402
+from livepose.errors import InputError, LiveposeError, OutputError  # noqa: E402
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_MODEL, EXIT_OUTPUT, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 

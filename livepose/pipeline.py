@@ -93,10 +93,13 @@ class PoseStream:
     """Iterate :class:`FrameResult` for every frame of a source, with the stages on threads.
 
     ``prefetch``: frames read and letterboxed ahead of inference (file sources).
+    ``max_frames``: read no more than this many frames.
     """
 
-    def __init__(self, source, estimator: PoseEstimator, *, prefetch: int = 3, queue_size: int = 4):
+    def __init__(self, source, estimator: PoseEstimator, *, prefetch: int = 3, queue_size: int = 4,
+                 max_frames: int | None = None):
         self.source = source
+        self.max_frames = max_frames
         self.estimator = estimator
         self.info = StreamInfo(
             source=getattr(source, "name", "source"),
@@ -191,8 +194,8 @@ class PoseStream:
         ring = self._preprocessors
         k = 0
         try:
-            for frame in self.source:
-                if st.stop_input.is_set() or st.abort.is_set():
+            for n, frame in enumerate(self.source):
+                if st.stop_input.is_set() or st.abort.is_set() or n == self.max_frames:
                     break
                 t0 = time.perf_counter()
                 tensor, box = ring[k % len(ring)](frame.image)
@@ -206,8 +209,8 @@ class PoseStream:
     def _live_items(self) -> Iterator[_Prepared]:
         """A live source keeps only its newest frame: take it, letterbox it, run it."""
         pre = self._preprocessors[0]
-        for frame in self.source:
-            if self._stages.stop_input.is_set() or self._stages.abort.is_set():
+        for n, frame in enumerate(self.source):
+            if self._stages.stop_input.is_set() or self._stages.abort.is_set() or n == self.max_frames:
                 return
             t0 = time.perf_counter()
             tensor, box = pre(frame.image)
@@ -352,7 +355,7 @@ def run_video(source, estimator: PoseEstimator, sinks, *, display=None, max_fram
 
     from livepose.progress import Progress
 
-    stream = PoseStream(source, estimator)
+    stream = PoseStream(source, estimator, max_frames=max_frames)
     runner = SinkRunner(sinks, stream.info)
     previous = None
     if threading.current_thread() is threading.main_thread():
@@ -385,8 +388,6 @@ def run_video(source, estimator: PoseEstimator, sinks, *, display=None, max_fram
                         stream.stop_capture()
                 people += len(result.poses)
                 progress.update(1, len(result.poses))
-                if max_frames is not None and stream.frames_done >= max_frames:
-                    stream.stop_capture()
             except KeyboardInterrupt:
                 if interrupted:
                     stream.abort()
@@ -413,3 +414,27 @@ def run_video(source, estimator: PoseEstimator, sinks, *, display=None, max_fram
         interrupted=interrupted,
         stopped_early=getattr(source, "stopped_early", None),
     )
+
+
+def open_stream(source: str, *, model=None, card=None, size: tuple[int, int] | None = None, rules: str = "openpose",
+                upsample: int | None = None, providers=None, threads: int | None = None,
+                realtime: bool = False) -> PoseStream:
+    """The Python API's entry point, with the command line's options::
+
+        with livepose.open("match.mp4") as stream:
+            for result in stream:
+                print(result.frame.index, len(result.poses))
+    """
+    from livepose.capture import open_source
+    from livepose.card import load_card
+    from livepose.config import RULES
+
+    config = RULES[rules] if upsample is None else RULES[rules].with_(upsample=upsample)
+    src = open_source(str(source), realtime=realtime)
+    try:
+        est = PoseEstimator(load_card(card, model), size=size, decode=config, providers=providers,
+                            threads=threads, warm_up=False)
+    except BaseException:
+        src.close()
+        raise
+    return PoseStream(src, est)
