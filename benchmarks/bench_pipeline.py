@@ -94,7 +94,7 @@ def live_latency(estimator, video: Path, frames: int) -> dict:
             inference.append(result.timings_ms["inference"])
             if len(latencies) >= frames:
                 stream.stop_capture()
-        dropped = source.dropped
+        dropped = source.dropped + stream.skipped
     third = max(1, len(latencies) // 3)
     return {
         "frames": len(latencies),

@@ -48,7 +48,8 @@ class Network:
     """One ONNX Runtime session for one model card.  ``run`` may be called from one thread at a time
     per instance in livepose's pipeline, though ONNX Runtime itself allows concurrent runs."""
 
-    def __init__(self, card: ModelCard, providers: Sequence[str] | None = None, threads: int | None = None):
+    def __init__(self, card: ModelCard, providers: Sequence[str] | None = None, threads: int | None = None,
+                 spin: bool = False):
         import onnxruntime as ort
 
         self.card = card
@@ -63,6 +64,9 @@ class Network:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # ONNX Runtime's worker threads busy-wait between operators by default, taking CPU from
+        # the pipeline's other stages; off by default (benchmarks/README.md has the figures)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         self.providers_requested = choose_providers(providers)
         try:
             self.session = ort.InferenceSession(os.fspath(path), sess_options=options, providers=self.providers_requested)
