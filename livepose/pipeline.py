@@ -24,6 +24,7 @@ read are still finished (Ctrl-C / SIGTERM in the CLI).
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -274,8 +275,9 @@ class SinkRunner:
     each worker finish its queue, then closes every sink (files complete and valid).
     """
 
-    def __init__(self, sinks, info: StreamInfo, queue_size: int = 8):
+    def __init__(self, sinks, info: StreamInfo, queue_size: int = 8, nice: int = 10):
         self.sinks = list(sinks)
+        self.nice = nice
         self._stages = _Stages()
         self._queues = [queue.Queue(maxsize=queue_size) for _ in self.sinks]
         self._threads: list[threading.Thread] = []
@@ -295,6 +297,7 @@ class SinkRunner:
 
     def _work(self, sink, q: queue.Queue) -> None:
         st = self._stages
+        _lower_priority(self.nice)
         try:
             while True:
                 item = st.get(q)
@@ -328,6 +331,21 @@ class SinkRunner:
         error = self._stages.error or first
         if error is not None:
             raise error
+
+
+def _lower_priority(nice: int) -> None:
+    """Make the calling thread yield the CPU to inference (Linux: per-thread nice value).
+
+    Outputs then run in the gaps ONNX Runtime leaves (operators that use one core), instead
+    of taking time from the network; their bounded queues absorb the delay.
+    """
+    if nice <= 0 or not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except OSError:
+        pass
 
 
 def _close_quietly(sink) -> None:
