@@ -169,11 +169,71 @@ class Frame:
         return (int(self.image.shape[1]), int(self.image.shape[0]))
 
 
+TRACK_TENTATIVE, TRACK_CONFIRMED, TRACK_LOST = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Tracks:
+    """The tracker's view of one frame: one row per reported track (T rows).
+
+    ``ids``: (T,) int64, unique in a run and never reused.
+    ``xy``: (T, P, 2) float32 smoothed image coordinates; NaN where the joint is unknown.
+    ``xy_raw``: (T, P, 2) float32 the detection's coordinates this frame; NaN where not measured.
+    ``conf``: (T, P) float32 the detection's confidence this frame; 0 where not measured.
+    ``predicted``: (T, P) bool: ``xy`` is a prediction (joint not measured this frame).
+    ``state``: (T,) int8 TRACK_TENTATIVE, TRACK_CONFIRMED or TRACK_LOST.
+    ``det_index``: (T,) int32 row of this frame's Poses the track took, -1 when it only coasted.
+    ``score``: (T,) float32 the matched detection's score (0 when coasting).
+    """
+
+    ids: np.ndarray
+    xy: np.ndarray
+    xy_raw: np.ndarray
+    conf: np.ndarray
+    predicted: np.ndarray
+    state: np.ndarray
+    det_index: np.ndarray
+    score: np.ndarray
+    part_names: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        t, p = len(self.ids), len(self.part_names)
+        shapes = {"xy": (t, p, 2), "xy_raw": (t, p, 2), "conf": (t, p), "predicted": (t, p), "state": (t,),
+                  "det_index": (t,), "score": (t,)}
+        for name, shape in shapes.items():
+            if getattr(self, name).shape != shape:
+                raise ValueError(f"Tracks.{name} has shape {getattr(self, name).shape}, expected {shape}")
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+    @classmethod
+    def empty(cls, part_names: tuple[str, ...]) -> "Tracks":
+        p = len(part_names)
+        return cls(ids=np.zeros(0, np.int64), xy=np.zeros((0, p, 2), np.float32),
+                   xy_raw=np.zeros((0, p, 2), np.float32), conf=np.zeros((0, p), np.float32),
+                   predicted=np.zeros((0, p), np.bool_), state=np.zeros(0, np.int8),
+                   det_index=np.zeros(0, np.int32), score=np.zeros(0, np.float32), part_names=tuple(part_names))
+
+    def smoothed_poses(self) -> Poses:
+        """The tracks as Poses with smoothed coordinates for the joints measured this frame.
+
+        Predicted joints are left out here (NaN, confidence 0) so that files holding poses never
+        present a guess as a detection; they are in ``xy`` with ``predicted`` set.
+        """
+        measured = (self.conf > 0) & np.isfinite(self.xy[..., 0])
+        xy = np.where(measured[..., None], self.xy, np.float32(np.nan)).astype(np.float32)
+        conf = np.where(measured, self.conf, np.float32(0.0)).astype(np.float32)
+        return Poses(xy=xy, conf=conf, score=self.score.copy(), part_names=self.part_names)
+
+
 @dataclass(frozen=True)
 class FrameResult:
     """Everything known about one frame after decoding (and tracking, when on).
 
     ``person_ids``: (N,) int64 track ids, or None without tracking.
+    ``tracks``: the tracker's full view (raw and smoothed keypoints), or None without tracking;
+    with tracking, ``poses`` are the tracks' smoothed poses and ``person_ids`` their ids.
     ``timings_ms``: milliseconds per stage (preprocess, inference, decode, ...).
     """
 
@@ -181,6 +241,7 @@ class FrameResult:
     poses: Poses
     person_ids: np.ndarray | None = None
     timings_ms: dict | None = None
+    tracks: Tracks | None = None
 
     def __post_init__(self) -> None:
         if self.person_ids is not None and self.person_ids.shape != (len(self.poses),):
