@@ -102,6 +102,23 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     _add_model_options(p_eval)
 
+    p_et = sub.add_parser(
+        "eval-track", help="tracking quality on PoseTrack-style annotations (MOTA, IDF1, switches, jitter)",
+        description="Run detection and tracking over an annotated frame sequence (COCO-style images and "
+                    "annotations with track_id) and print MOTA, IDF1, identity switches, keypoint precision and "
+                    "recall (PoseTrack's keypoint-distance matching) and the jitter of raw and smoothed keypoints "
+                    "with the lag the smoothing adds.",
+    )
+    p_et.add_argument("--annotations", type=Path, required=True, metavar="JSON", help="PoseTrack-style annotations")
+    p_et.add_argument("--frames", type=Path, required=True, metavar="DIR",
+                      help="folder the annotations' file names are relative to")
+    p_et.add_argument("--json", type=Path, metavar="REPORT", help="write the report here")
+    p_et.add_argument("--fps", type=float, metavar="F", help="frame rate for timestamps (default: 25)")
+    p_et.add_argument("--smoother", choices=("kalman", "one_euro", "none"), default="kalman",
+                      help="keypoint smoothing (default: kalman)")
+    p_et.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    _add_model_options(p_et)
+
     p_run = sub.add_parser(
         "run", help="poses on video: a file, a folder of frames, a webcam or a stream",
         description="Find people in every frame of a video source and write any combination of outputs. "
@@ -125,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="long-form CSV: frame, time, person, keypoint, x, y, conf")
     g.add_argument("--display", action="store_true", help="show the overlay window (default when no other output)")
     g.add_argument("--no-display", action="store_true", help="never open a window")
+    g3 = p_run.add_argument_group("tracking")
+    g3.add_argument("--no-track", action="store_true", help="no person ids, no smoothing (raw poses per frame)")
+    g3.add_argument("--smoother", choices=("kalman", "one_euro", "none"), default="kalman",
+                    help="keypoint smoothing of tracked people (default: kalman)")
     g2 = p_run.add_argument_group("source and progress")
     g2.add_argument("--realtime", action="store_true",
                     help="play a file at its frame rate as a live source (newest frame only, drops counted)")
@@ -239,6 +260,50 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_INPUT if report["failed_images"] else EXIT_OK
 
 
+def cmd_eval_track(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from livepose.evaluate_track import evaluate_tracking, load_posetrack, require_motmetrics
+    from livepose.formats import write_json_atomic
+    from livepose.pipeline import make_tracker
+
+    require_motmetrics()
+    if args.json is not None:
+        _ensure_dir(args.json.parent if str(args.json.parent) else Path("."))
+    total = len(load_posetrack(args.annotations)["images"])
+    est = _estimator(args)
+    with tqdm(total=total, unit="frame", disable=True if args.quiet else None, file=sys.stderr) as bar:
+        report, _ = evaluate_tracking(est, lambda: make_tracker(est.card.parts, args.smoother), args.annotations,
+                                      args.frames, fps=args.fps, on_frame=lambda *a: bar.update(1))
+    for failure in report["failed_frames"]:
+        print(f"error: {failure}", file=sys.stderr)
+    for line in _track_report_lines(report):
+        print(line)
+    if args.json is not None:
+        write_json_atomic(args.json, report)
+    return EXIT_INPUT if report["failed_frames"] else EXIT_OK
+
+
+def _track_report_lines(report: dict) -> list[str]:
+    """The figures a person reads first, from evaluate_tracking's report."""
+    m, kp, jit = report["metrics"], report["keypoints"]["smoothed"], report["jitter"]
+
+    def f(v, fmt=".3f"):
+        return format(v, fmt) if isinstance(v, (int, float)) and v is not None else str(v)
+
+    return [
+        f"{report['num_frames']} frames, {report['num_gt_people']} annotated people",
+        f"MOTA {f(m['mota'])}  IDF1 {f(m['idf1'])}  switches {m['num_switches']}  "
+        f"precision {f(m['precision'])}  recall {f(m['recall'])}",
+        f"keypoints: precision {f(kp['precision'])}  recall {f(kp['recall'])}",
+        f"jitter: raw {f(jit['raw_px'], '.2f')} px, smoothed {f(jit['smoothed_px'], '.2f')} px "
+        f"(ratio {f(jit['ratio'], '.2f')}), lag {f(jit['lag_frames'], '.1f')} frames",
+        "every person kept one id" if report.get("every_person_one_id") else
+        "some people changed id: see gt_tracks in the report",
+        "median ms: " + "  ".join(f"{k} {v}" for k, v in report["timings_ms"].items()),
+    ]
+
+
 def _build_sinks(args: argparse.Namespace, name: str):
     """The file outputs asked for, and the overlay window (asked for, or the default)."""
     from livepose import sinks as S
@@ -262,17 +327,19 @@ def _build_sinks(args: argparse.Namespace, name: str):
 
 def cmd_run(args: argparse.Namespace) -> int:
     from livepose.capture import open_source
-    from livepose.pipeline import run_video
+    from livepose.pipeline import make_tracker, run_video
 
     source = open_source(args.source, realtime=args.realtime,
                          on_event=None if args.quiet else (lambda msg: print(f"warning: {msg}", file=sys.stderr)))
     try:
         sinks, display = _build_sinks(args, source.name)
         est = _estimator(args)
+        tracker = None if args.no_track else make_tracker(est.card.parts, args.smoother)
     except BaseException:
         source.close()
         raise
-    summary = run_video(source, est, sinks, display=display, max_frames=args.max_frames, quiet=args.quiet)
+    summary = run_video(source, est, sinks, display=display, max_frames=args.max_frames, quiet=args.quiet,
+                        tracker=tracker)
     if not args.quiet:
         print(summary.line(), flush=True)
     if summary.stopped_early:
@@ -287,7 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_INPUT
-    handler = {"image": cmd_image, "eval": cmd_eval, "run": cmd_run}[args.command]
+    handler = {"image": cmd_image, "eval": cmd_eval, "eval-track": cmd_eval_track, "run": cmd_run}[args.command]
     try:
         return handler(args)
     except LiveposeError as exc:

@@ -95,6 +95,8 @@ class PoseStream:
 
     ``prefetch``: frames read and letterboxed ahead of inference (file sources).
     ``max_frames``: read no more than this many frames.
+    ``tracker``: a :class:`livepose.track.PoseTracker` (or None): results then carry track ids,
+    smoothed poses and the tracker's full view (``FrameResult.tracks``).
     ``max_age``: live sources only: when inference becomes free and the newest frame is older
     than this fraction of the frame interval, it is skipped (counted in :attr:`skipped`) and
     the next frame, fresh from the camera, is taken instead.  Lower means less latency and
@@ -102,8 +104,9 @@ class PoseStream:
     """
 
     def __init__(self, source, estimator: PoseEstimator, *, prefetch: int = 3, queue_size: int = 4,
-                 max_frames: int | None = None, max_age: float = 0.5):
+                 max_frames: int | None = None, max_age: float = 0.5, tracker=None):
         self.source = source
+        self.tracker = tracker
         self.max_frames = max_frames
         self.max_age = max_age
         self.skipped = 0
@@ -259,9 +262,15 @@ class PoseStream:
                 item, out, infer_ms = got
                 t0 = time.perf_counter()
                 poses = self._decoder(out)
-                timings = {"preprocess": item.preprocess_ms, "inference": infer_ms,
-                           "decode": (time.perf_counter() - t0) * 1e3}
-                if not st.put(self._results, FrameResult(item.frame, poses, None, timings)):
+                t1 = time.perf_counter()
+                timings = {"preprocess": item.preprocess_ms, "inference": infer_ms, "decode": (t1 - t0) * 1e3}
+                if self.tracker is None:
+                    result = FrameResult(item.frame, poses, None, timings)
+                else:
+                    tracks = self.tracker.update(poses, item.frame.timestamp)
+                    timings["track"] = (time.perf_counter() - t1) * 1e3
+                    result = FrameResult(item.frame, tracks.smoothed_poses(), tracks.ids, timings, tracks)
+                if not st.put(self._results, result):
                     return
         finally:
             st.put(self._results, _END)
@@ -376,7 +385,7 @@ class RunSummary:
 
 
 def run_video(source, estimator: PoseEstimator, sinks, *, display=None, max_frames: int | None = None,
-              quiet: bool = False) -> RunSummary:
+              quiet: bool = False, tracker=None) -> RunSummary:
     """Run a source through the pipeline into ``sinks`` (each on its own thread) and ``display``
     (the overlay window, handed each result straight from this loop for the lowest latency).  Ctrl-C or SIGTERM stops the capture; frames
     already read are finished and written, and every sink is closed valid.  A second Ctrl-C
@@ -385,7 +394,7 @@ def run_video(source, estimator: PoseEstimator, sinks, *, display=None, max_fram
 
     from livepose.progress import Progress
 
-    stream = PoseStream(source, estimator, max_frames=max_frames)
+    stream = PoseStream(source, estimator, max_frames=max_frames, tracker=tracker)
     runner = SinkRunner(sinks, stream.info)
     previous = None
     if threading.current_thread() is threading.main_thread():
@@ -448,7 +457,7 @@ def run_video(source, estimator: PoseEstimator, sinks, *, display=None, max_fram
 
 def open_stream(source: str, *, model=None, card=None, size: tuple[int, int] | None = None, rules: str = "openpose",
                 upsample: int | None = None, providers=None, threads: int | None = None,
-                realtime: bool = False) -> PoseStream:
+                realtime: bool = False, track: bool = True, smoother: str = "kalman") -> PoseStream:
     """The Python API's entry point, with the command line's options::
 
         with livepose.open("match.mp4") as stream:
@@ -464,7 +473,15 @@ def open_stream(source: str, *, model=None, card=None, size: tuple[int, int] | N
     try:
         est = PoseEstimator(load_card(card, model), size=size, decode=config, providers=providers,
                             threads=threads, warm_up=False)
+        tracker = make_tracker(est.card.parts, smoother) if track else None
     except BaseException:
         src.close()
         raise
-    return PoseStream(src, est)
+    return PoseStream(src, est, tracker=tracker)
+
+
+def make_tracker(part_names, smoother: str = "kalman"):
+    """The default pose tracker for a network's parts, with the chosen smoother."""
+    from livepose.track import PoseTracker, TrackerConfig
+
+    return PoseTracker(tuple(part_names), TrackerConfig(smoother=smoother))

@@ -90,6 +90,28 @@ def test_run_clip_all_outputs(tmp_path, capsys):
     assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(10.0)
 
 
+def test_run_tracks_the_walking_person_with_one_id(tmp_path, capsys):
+    code = main(["run", str(CLIP), "--jsonl", str(tmp_path / "t.jsonl"), "--openpose-json", str(tmp_path / "op"),
+                 "--threads", "2", "-q"])
+    assert code == 0, capsys.readouterr().err
+    lines = [json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines()]
+    ids = [p["id"] for d in lines for p in d["people"]]
+    assert len(ids) >= 45 and all(isinstance(i, int) and i >= 1 for i in ids)
+    assert len(set(ids)) == 1  # one person walks through the clip: one id
+    person = next(p for d in lines[10:] for p in d["people"])
+    assert person["state"] in ("tentative", "confirmed")
+    assert len(person["raw"]) == 18 and len(person["predicted"]) == 18
+    op = json.loads(sorted((tmp_path / "op").iterdir())[20].read_text())
+    assert op["people"][0]["person_id"] == [ids[0]]
+
+
+def test_run_without_tracking_has_no_ids(tmp_path, capsys):
+    code = main(["run", str(CLIP), "--jsonl", str(tmp_path / "t.jsonl"), "--no-track", "--max-frames", "5", "-q"])
+    assert code == 0, capsys.readouterr().err
+    lines = [json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines()]
+    assert all(p["id"] is None and "raw" not in p for d in lines for p in d["people"])
+
+
 def test_run_image_folder_and_max_frames(tmp_path, capsys):
     frames = tmp_path / "frames"
     frames.mkdir()

@@ -18,12 +18,21 @@ import threading
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from livepose.errors import OutputError
 from livepose.formats import coco_results, openpose_document, write_json_atomic
 from livepose.render import draw_poses
 from livepose.sinks.base import Sink
-from livepose.types import COCO17_NAMES, FrameResult, Poses, StreamInfo
+from livepose.types import (
+    COCO17_NAMES,
+    TRACK_CONFIRMED,
+    TRACK_LOST,
+    TRACK_TENTATIVE,
+    FrameResult,
+    Poses,
+    StreamInfo,
+)
 
 JSONL_SCHEMA = "livepose.frame/1"
 CSV_HEADER = ("frame", "time", "person", "keypoint", "x", "y", "conf")
@@ -163,6 +172,18 @@ class VideoSink(_FileSink):
                 self._writer = None
 
 
+TRACK_STATE_NAMES = {TRACK_TENTATIVE: "tentative", TRACK_CONFIRMED: "confirmed", TRACK_LOST: "lost"}
+
+
+def _triples(xy: np.ndarray, conf: np.ndarray) -> list:
+    """[x, y, conf] per part; [null, null, 0] where the part is missing."""
+    return [
+        [_num(xy[p, 0], 2), _num(xy[p, 1], 2), _num(conf[p], 3)] if conf[p] > 0 and np.isfinite(xy[p, 0])
+        else [None, None, 0]
+        for p in range(conf.shape[0])
+    ]
+
+
 class JsonlSink(_FileSink):
     """JSON Lines: one object per frame (schema ``livepose.frame/1``), flushed per line."""
 
@@ -180,21 +201,25 @@ class JsonlSink(_FileSink):
     @staticmethod
     def document(info: StreamInfo, result: FrameResult) -> dict:
         """The JSON object for one frame (also usable without a file)."""
-        poses, ids, frame = result.poses, result.person_ids, result.frame
-        vis = poses.visible
+        poses, ids, frame, tracks = result.poses, result.person_ids, result.frame, result.tracks
         people = []
         for n in range(len(poses)):
-            kps = []
-            for p in range(len(poses.part_names)):
-                if vis[n, p]:
-                    kps.append([_num(poses.xy[n, p, 0], 2), _num(poses.xy[n, p, 1], 2), _num(poses.conf[n, p], 3)])
-                else:
-                    kps.append([None, None, 0])
-            people.append({
+            person = {
                 "id": None if ids is None else int(ids[n]),
                 "score": _num(poses.score[n], 4),
-                "keypoints": kps,
-            })
+                "keypoints": _triples(poses.xy[n], poses.conf[n]),
+            }
+            if tracks is not None:
+                # tracking on: "keypoints" are smoothed; the detection as found, and the joints
+                # the tracker predicted (not measured this frame), come alongside
+                person["state"] = TRACK_STATE_NAMES[int(tracks.state[n])]
+                person["raw"] = _triples(tracks.xy_raw[n], tracks.conf[n])
+                person["predicted"] = [
+                    [_num(tracks.xy[n, p, 0], 2), _num(tracks.xy[n, p, 1], 2)] if tracks.predicted[n, p]
+                    and np.isfinite(tracks.xy[n, p, 0]) else None
+                    for p in range(len(poses.part_names))
+                ]
+            people.append(person)
         w, h = frame.size
         return {
             "schema": JSONL_SCHEMA,
