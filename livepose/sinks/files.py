@@ -114,6 +114,19 @@ class _FileSink(Sink):
     def _fail(self, exc: OSError, path: Path | None = None) -> OutputError:
         return OutputError(f"{path or self.path}: cannot write ({_problem(exc)})")
 
+    def _close_text_file(self) -> None:
+        """Close the sink's text file ``self._fh`` once (close() may be called again)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            fh, self._fh = getattr(self, "_fh", None), None
+            if fh is not None:
+                try:
+                    fh.close()
+                except OSError as exc:
+                    raise self._fail(exc) from None
+
 
 class VideoSink(_FileSink):
     """The input video with skeletons drawn: same size and frame rate as the input.
@@ -243,16 +256,7 @@ class JsonlSink(_FileSink):
                 raise self._fail(exc) from None
 
     def close(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            if self._fh is not None:
-                fh, self._fh = self._fh, None
-                try:
-                    fh.close()
-                except OSError as exc:
-                    raise self._fail(exc) from None
+        self._close_text_file()
 
 
 class OpenPoseJsonSink(_FileSink):
@@ -402,16 +406,8 @@ class CsvSink(_FileSink):
                 raise self._fail(exc) from None
 
     def close(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            if self._fh is not None:
-                fh, self._fh, self._csv = self._fh, None, None
-                try:
-                    fh.close()
-                except OSError as exc:
-                    raise self._fail(exc) from None
+        self._csv = None
+        self._close_text_file()
 
 
 __all__ = [
