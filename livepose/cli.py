@@ -21,7 +21,7 @@ from typing import Sequence
 
 # OpenCV and FFmpeg print their own warnings (missing camera, damaged stream) besides our one
 # clear line; quiet them unless the user asked otherwise.  Must happen before cv2 loads.
-os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "FATAL")
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 from livepose import __version__  # noqa: E402
