@@ -58,9 +58,9 @@ def draw_poses(
             cv2.circle(image, centre, radius, colour or (255, 255, 255), -1, cv2.LINE_AA, shift)
         if person_ids is not None and vis.any():
             top = int(np.argmin(np.where(vis, xy[:, 1], np.inf)))
-            org = (int(xy[top, 0]) - 8, max(12, int(xy[top, 1]) - 12))
+            org = (int(xy[top, 0]) - 8, max(20, int(xy[top, 1]) - 14))
             label = str(int(person_ids[n]))
-            fs = max(0.5, thickness / 4)
+            fs = max(0.7, thickness / 3)
             cv2.putText(image, label, org, cv2.FONT_HERSHEY_SIMPLEX, fs, (0, 0, 0), thickness + 2, cv2.LINE_AA)
-            cv2.putText(image, label, org, cv2.FONT_HERSHEY_SIMPLEX, fs, colour, max(1, thickness - 1), cv2.LINE_AA)
+            cv2.putText(image, label, org, cv2.FONT_HERSHEY_SIMPLEX, fs, colour, max(2, thickness - 1), cv2.LINE_AA)
     return image
