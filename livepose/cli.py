@@ -5,7 +5,8 @@ Exit codes (also in the README):
   1  a run-time problem that is not about inputs, model or outputs (e.g. an optional
      dependency missing, out of memory)
   2  bad usage, or an input that could not be read (other inputs were still processed)
-  3  the model or its card is missing, corrupt or inconsistent
+  3  the model or its card is missing, corrupt or inconsistent, or a --backend/--precision asked
+     for by name is not installed or not supported by this CPU
   4  an output could not be written
   130 interrupted (Ctrl-C); outputs finished so far are complete
 """
@@ -64,7 +65,14 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--providers", metavar="LIST",
                    help="ONNX Runtime execution providers in order, comma separated "
                         "(default: CUDA if available, then CPU)")
-    g.add_argument("--threads", type=_positive_int, metavar="N", help="ONNX Runtime threads (default: all cores)")
+    g.add_argument("--threads", type=_positive_int, metavar="N", help="inference threads (default: all cores)")
+    g.add_argument("--backend", choices=("auto", "onnxruntime", "openvino"), default="auto",
+                   help="inference engine: ONNX Runtime, or OpenVINO's runtime (pip install -e .[openvino]); "
+                        "auto (default): ONNX Runtime with CUDA if available, else OpenVINO if installed, "
+                        "else ONNX Runtime's CPU provider")
+    g.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                   help="arithmetic precision: bf16 needs --backend openvino and a CPU with BF16; auto (default) "
+                        "picks the fastest precision whose measured COCO AP is within 0.01 of fp32")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -164,7 +172,8 @@ def _estimator(args: argparse.Namespace):
     if args.upsample:
         config = config.with_(upsample=args.upsample)
     providers = [p.strip() for p in args.providers.split(",") if p.strip()] if args.providers else None
-    return PoseEstimator(card, size=args.size, decode=config, providers=providers, threads=args.threads)
+    return PoseEstimator(card, size=args.size, decode=config, providers=providers, threads=args.threads,
+                         backend=args.backend, precision=args.precision)
 
 
 def _ensure_dir(path: Path) -> None:
@@ -243,6 +252,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             _ensure_dir(out.parent if str(out.parent) else Path("."))
     total = len(load_coco_keypoints(args.annotations)["images"])
     est = _estimator(args)
+    if not args.quiet:
+        print(f"network: {est.describe()}", file=sys.stderr, flush=True)
     with tqdm(total=total, unit="img", disable=True if args.quiet else None, file=sys.stderr) as bar:
         report, results = evaluate(est, args.annotations, args.images,
                                    on_image=lambda name, n, ms: bar.update(1))
@@ -334,6 +345,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         sinks, display = _build_sinks(args, source.name)
         est = _estimator(args)
+        if not args.quiet:
+            print(f"network: {est.describe()}", file=sys.stderr, flush=True)
         tracker = None if args.no_track else make_tracker(est.card.parts, args.smoother)
     except BaseException:
         source.close()

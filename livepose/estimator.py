@@ -16,7 +16,7 @@ import numpy as np
 from livepose.card import ModelCard, load_card
 from livepose.config import DecodeConfig
 from livepose.decode import Decoder, Skeleton
-from livepose.inference import Network
+from livepose.inference import make_network
 from livepose.preprocess import Preprocessor, plan_letterbox
 from livepose.types import Poses
 
@@ -44,14 +44,22 @@ class PoseEstimator:
         decode: DecodeConfig | None = None,
         providers: Sequence[str] | None = None,
         threads: int | None = None,
+        backend: str = "auto",
+        precision: str = "auto",
         warm_up: bool = True,
     ):
         self.card = card if card is not None else load_card(model_path=model)
-        self.network = Network(self.card, providers=providers, threads=threads)
+        self.network = make_network(self.card, backend=backend, precision=precision, providers=providers,
+                                    threads=threads)
         self.preprocess = Preprocessor(self.card.input, size)
         self.decoder = Decoder(Skeleton.from_card(self.card), decode)
         if warm_up:
             self.warm_up()
+
+    def describe(self) -> str:
+        """One line for the user, e.g. 'mobilenet_thin on openvino CPU fp32, input -1x368'."""
+        w, h = self.preprocess.size
+        return f"{self.card.name} on {self.network.describe()}, input {w}x{h}"
 
     @property
     def part_names(self) -> tuple[str, ...]:

@@ -1,8 +1,12 @@
-"""The network: an ONNX Runtime session checked against its model card.
+"""The network: an inference engine checked against its model card.
 
-Execution providers are chosen automatically (CUDA when onnxruntime-gpu finds a GPU,
-then CPU) unless a list is given.  Nothing runs at import; :meth:`Network.warm_up`
-runs the graph once so that the first real frame does not pay for allocation.
+Two engines share one interface (:class:`BaseNetwork`): ONNX Runtime (:class:`Network`, always
+installed) and OpenVINO's own runtime reading the same ONNX file (:class:`OpenVINONetwork`, the
+optional extra ``pip install -e .[openvino]``).  :func:`make_network` picks one: ``auto`` takes
+ONNX Runtime when it has CUDA, else OpenVINO when installed, else ONNX Runtime's CPU provider.
+ONNX Runtime's providers are chosen automatically (CUDA when onnxruntime-gpu finds a GPU, then
+CPU) unless a list is given.  Nothing runs at import; :meth:`BaseNetwork.warm_up` runs the graph
+once so that the first real frame does not pay for allocation.
 """
 
 from __future__ import annotations
@@ -44,48 +48,65 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-class Network:
-    """One ONNX Runtime session for one model card.  ``run`` may be called from one thread at a time
-    per instance in livepose's pipeline, though ONNX Runtime itself allows concurrent runs."""
+BACKENDS = ("auto", "onnxruntime", "openvino")
+PRECISIONS = ("auto", "fp32", "bf16")
 
-    def __init__(self, card: ModelCard, providers: Sequence[str] | None = None, threads: int | None = None,
-                 spin: bool = False):
-        import onnxruntime as ort
+# Precisions that ``precision="auto"`` may choose besides fp32, fastest first: only those whose
+# COCO AP on the dev set (coco-train-mini) was measured within 0.01 of fp32 (benchmarks/README.md,
+# "CPU backends").  bf16 has not been measured on a CPU with BF16 yet, so auto stays fp32.
+AUTO_PRECISIONS_VERIFIED: tuple[str, ...] = ()
 
+
+class BackendError(ModelError):
+    """A requested backend or precision is not installed or not supported here (exit code 3)."""
+
+
+def _graph_dims(shape) -> list[int | None]:
+    return [d if isinstance(d, int) else None for d in shape]
+
+
+class BaseNetwork:
+    """What every engine offers: ``card``, ``backend``, ``precision``, ``providers`` (a description of
+    where it runs), ``run_raw``, ``run``, ``outputs_to_maps`` and ``warm_up``, with the card checked
+    against the graph on load.  Subclasses supply the graph's input/output names and shapes
+    (:meth:`_graph_inputs`, :meth:`_graph_outputs`: name -> dims, None where dynamic) and
+    :meth:`run_raw`.  ``run`` is called from one thread at a time per instance."""
+
+    backend = "?"
+    precision = "fp32"
+    providers: list[str] = []
+
+    def __init__(self, card: ModelCard):
         self.card = card
-        path = card.model_path
-        if not path.is_file():
-            raise ModelError(f"{path}: model file not found")
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads is not None:
-            if threads < 1:
-                raise ModelError(f"threads must be at least 1, got {threads}")
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        # ONNX Runtime's worker threads busy-wait between operators by default, taking CPU from
-        # the pipeline's other stages; off by default (benchmarks/README.md has the figures)
-        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
-        self.providers_requested = choose_providers(providers)
-        try:
-            self.session = ort.InferenceSession(os.fspath(path), sess_options=options, providers=self.providers_requested)
-        except Exception as exc:  # onnxruntime raises its own exception types for corrupt graphs
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"{path}: not a loadable ONNX model ({first[:200]})") from None
-        self.providers = self.session.get_providers()
-        self._check_card()
+        if not card.model_path.is_file():
+            raise ModelError(f"{card.model_path}: model file not found")
         self._output_names = sorted({card.heatmaps.output, card.pafs.output})
+
+    def describe(self) -> str:
+        """e.g. 'onnxruntime CPUExecutionProvider fp32' or 'openvino CPU bf16'."""
+        return f"{self.backend} {', '.join(self.providers)}"
+
+    # -- engine-specific -------------------------------------------------------------------
+    def _graph_inputs(self) -> dict[str, list[int | None]]:
+        raise NotImplementedError
+
+    def _graph_outputs(self) -> dict[str, list[int | None]]:
+        raise NotImplementedError
+
+    def run_raw(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
+        """Output name -> array; the arrays stay valid after the next call (safe to decode on
+        another thread while the next frame runs)."""
+        raise NotImplementedError
 
     # -- card against graph -------------------------------------------------------------
     def _check_card(self) -> None:
         card, where = self.card, str(self.card.card_path)
-        inputs = {i.name: i for i in self.session.get_inputs()}
+        inputs = self._graph_inputs()
         if card.input.name not in inputs:
             raise ModelError(
                 f"{where}: field 'input.name' is {card.input.name!r} but the model's inputs are {sorted(inputs)}"
             )
-        shape = inputs[card.input.name].shape
+        shape = inputs[card.input.name]
         if len(shape) != 4:
             raise ModelError(f"{where}: field 'input.name': the model's input has rank {len(shape)}, expected 4")
         channel_dim = shape[1] if card.input.layout == "NCHW" else shape[3]
@@ -93,13 +114,13 @@ class Network:
             raise ModelError(
                 f"{where}: field 'input.layout' is {card.input.layout} but the model's input shape is {shape}"
             )
-        outputs = {o.name: o for o in self.session.get_outputs()}
+        outputs = self._graph_outputs()
         for key, spec in (("heatmaps", card.heatmaps), ("pafs", card.pafs)):
             if spec.output not in outputs:
                 raise ModelError(
                     f"{where}: field '{key}.output' is {spec.output!r} but the model's outputs are {sorted(outputs)}"
                 )
-            oshape = outputs[spec.output].shape
+            oshape = outputs[spec.output]
             if len(oshape) != 4:
                 raise ModelError(f"{where}: field '{key}.output': output has rank {len(oshape)}, expected 4")
             channels = oshape[3] if spec.layout == "NHWC" else oshape[1]
@@ -119,10 +140,6 @@ class Network:
         return self.card.sha256 is None or file_sha256(self.card.model_path) == self.card.sha256
 
     # -- running -------------------------------------------------------------------------
-    def run_raw(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
-        results = self.session.run(self._output_names, {self.card.input.name: tensor})
-        return dict(zip(self._output_names, results))
-
     def _maps(self, out: np.ndarray, spec: MapSpec, key: str) -> np.ndarray:
         channels = out.shape[3] if spec.layout == "NHWC" else out.shape[1]
         self._check_channels(key, spec, channels)
@@ -144,7 +161,7 @@ class Network:
         return NetOutput(heatmaps=heat, pafs=pafs, stride=float(card.stride), letterbox=letterbox)
 
     def run(self, tensor: np.ndarray, letterbox: Letterbox) -> NetOutput:
-        """Run the network on one preprocessed tensor; the maps are views of ONNX Runtime's outputs."""
+        """Run the network on one preprocessed tensor; the maps are views of the engine's outputs."""
         return self.outputs_to_maps(self.run_raw(tensor), letterbox)
 
     def warm_up(self, net_size: tuple[int, int]) -> NetOutput:
@@ -154,10 +171,193 @@ class Network:
         box = Letterbox(image_size=(w, h), net_size=(w, h), scale=1.0)
         try:
             outputs = self.run_raw(np.zeros(shape, np.float32))
-        except Exception as exc:  # onnxruntime's own error types
+        except Exception as exc:  # the engine's own error types
             first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             raise ModelError(
                 f"{self.card.card_path}: the model fails on a {w}x{h} input laid out as field 'input.layout' "
                 f"says ({self.card.input.layout}): {first}"
             ) from None
         return self.outputs_to_maps(outputs, box)
+
+
+class Network(BaseNetwork):
+    """One ONNX Runtime session for one model card (fp32 only on the CPU provider)."""
+
+    backend = "onnxruntime"
+
+    def __init__(self, card: ModelCard, providers: Sequence[str] | None = None, threads: int | None = None,
+                 spin: bool = False):
+        import onnxruntime as ort
+
+        super().__init__(card)
+        path = card.model_path
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads is not None:
+            if threads < 1:
+                raise ModelError(f"threads must be at least 1, got {threads}")
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        # ONNX Runtime's worker threads busy-wait between operators by default, taking CPU from
+        # the pipeline's other stages; off by default (benchmarks/README.md has the figures)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+        self.providers_requested = choose_providers(providers)
+        try:
+            self.session = ort.InferenceSession(os.fspath(path), sess_options=options, providers=self.providers_requested)
+        except Exception as exc:  # onnxruntime raises its own exception types for corrupt graphs
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"{path}: not a loadable ONNX model ({first[:200]})") from None
+        self.providers = self.session.get_providers()
+        self._check_card()
+
+    def describe(self) -> str:
+        names = [p.replace("ExecutionProvider", "") for p in self.providers[:1]]
+        return f"onnxruntime {names[0] if names else '?'} fp32"
+
+    def _graph_inputs(self) -> dict[str, list[int | None]]:
+        return {i.name: _graph_dims(i.shape) for i in self.session.get_inputs()}
+
+    def _graph_outputs(self) -> dict[str, list[int | None]]:
+        return {o.name: _graph_dims(o.shape) for o in self.session.get_outputs()}
+
+    def run_raw(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
+        results = self.session.run(self._output_names, {self.card.input.name: tensor})
+        return dict(zip(self._output_names, results))
+
+
+OPENVINO_MISSING = "backend 'openvino' is not installed: pip install -e .[openvino] (or pip install openvino)"
+
+
+def openvino_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("openvino") is not None
+
+
+def openvino_cpu_capabilities() -> list[str]:
+    """OpenVINO's CPU optimisation capabilities (e.g. FP32, BF16, INT8); empty when not installed."""
+    if not openvino_available():
+        return []
+    import openvino as ov
+
+    try:
+        return [str(c) for c in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")]
+    except Exception:  # no CPU plugin
+        return []
+
+
+class OpenVINONetwork(BaseNetwork):
+    """OpenVINO's runtime on the CPU, reading the ONNX file directly.
+
+    The model is compiled once with dynamic height and width (measured as fast as a model reshaped
+    to a fixed size, and no recompiling when photos differ in size) and one InferRequest is reused
+    across frames.  ``InferRequest.infer`` copies the outputs into new arrays by default
+    (``share_outputs=False``), so results may be decoded on another thread while the next frame
+    runs; the input is shared (no copy) since ``infer`` waits until it is done."""
+
+    backend = "openvino"
+
+    def __init__(self, card: ModelCard, precision: str = "fp32", threads: int | None = None):
+        if not openvino_available():
+            raise BackendError(OPENVINO_MISSING)
+        import openvino as ov
+
+        super().__init__(card)
+        if precision not in ("fp32", "bf16"):
+            raise BackendError(f"precision {precision!r} is not one of fp32, bf16")
+        if precision == "bf16" and "BF16" not in openvino_cpu_capabilities():
+            raise BackendError("precision bf16 is not supported by this CPU (no BF16 in OpenVINO's CPU "
+                               "capabilities); use --precision fp32 or auto")
+        if threads is not None and threads < 1:
+            raise ModelError(f"threads must be at least 1, got {threads}")
+        path = card.model_path
+        core = ov.Core()
+        try:
+            self.model = core.read_model(os.fspath(path))
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"{path}: not a loadable ONNX model ({first[:200]})") from None
+        self._check_card()
+        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32" if precision == "fp32" else "bf16"}
+        if threads is not None:
+            config["INFERENCE_NUM_THREADS"] = threads
+        try:
+            self.compiled = core.compile_model(self.model, "CPU", config)
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"{path}: OpenVINO cannot compile the model for the CPU ({first[:200]})") from None
+        self.precision = precision
+        self.providers = [f"OpenVINO CPU {precision}"]
+        self._request = self.compiled.create_infer_request()
+        self._input_port = self.compiled.input(card.input.name)
+        self._ports = [(name, self.compiled.output(name)) for name in self._output_names]
+
+    def describe(self) -> str:
+        return f"openvino CPU {self.precision}"
+
+    def _graph_inputs(self) -> dict[str, list[int | None]]:
+        return {name: self._dims(port) for port in self.model.inputs for name in port.get_names()}
+
+    def _graph_outputs(self) -> dict[str, list[int | None]]:
+        return {name: self._dims(port) for port in self.model.outputs for name in port.get_names()}
+
+    @staticmethod
+    def _dims(port) -> list[int | None]:
+        shape = port.get_partial_shape()
+        if shape.rank.is_dynamic:
+            return []
+        return [d.get_length() if d.is_static else None for d in shape]
+
+    def run_raw(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
+        results = self._request.infer({self._input_port: tensor}, share_inputs=True)
+        return {name: results[port] for name, port in self._ports}
+
+
+def resolve_backend(backend: str = "auto", providers: Sequence[str] | None = None) -> str:
+    """The engine ``backend`` means here: 'onnxruntime' or 'openvino'."""
+    if backend not in BACKENDS:
+        raise BackendError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend != "auto":
+        return backend
+    if providers:  # execution providers are ONNX Runtime's
+        return "onnxruntime"
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers() or not openvino_available():
+        return "onnxruntime"
+    return "openvino"
+
+
+def resolve_precision(backend: str, precision: str = "auto") -> str:
+    """The precision ``precision`` means for a resolved ``backend``: 'fp32' or 'bf16'."""
+    if precision not in PRECISIONS:
+        raise BackendError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if backend == "onnxruntime":
+        if precision == "bf16":
+            raise BackendError("precision bf16 needs --backend openvino: ONNX Runtime's CPU provider runs fp32 only")
+        return "fp32"
+    if precision != "auto":
+        return precision
+    caps = openvino_cpu_capabilities()
+    for candidate in AUTO_PRECISIONS_VERIFIED:
+        if candidate.upper() in caps:
+            return candidate
+    return "fp32"
+
+
+def make_network(card: ModelCard, backend: str = "auto", precision: str = "auto",
+                 providers: Sequence[str] | None = None, threads: int | None = None) -> BaseNetwork:
+    """The network on the chosen engine.  A backend or precision asked for by name that is missing
+    or unsupported raises :class:`BackendError` (one line naming it and how to get it); ``auto``
+    never does, it falls back to ONNX Runtime's CPU provider and fp32."""
+    if backend == "openvino" and providers:
+        raise BackendError("--providers lists ONNX Runtime execution providers; it cannot be used with "
+                           "backend 'openvino'")
+    resolved = resolve_backend(backend, providers)
+    if resolved == "openvino" and not openvino_available():
+        raise BackendError(OPENVINO_MISSING)
+    prec = resolve_precision(resolved, precision)
+    if resolved == "onnxruntime":
+        return Network(card, providers=providers, threads=threads)
+    return OpenVINONetwork(card, precision=prec, threads=threads)

@@ -457,7 +457,7 @@ def run_video(source, estimator: PoseEstimator, sinks, *, display=None, max_fram
 
 def open_stream(source: str, *, model=None, card=None, size: tuple[int, int] | None = None, rules: str = "openpose",
                 upsample: int | None = None, providers=None, threads: int | None = None,
-                realtime: bool = False, track: bool = True, smoother: str = "kalman") -> PoseStream:
+                backend: str = "auto", precision: str = "auto", realtime: bool = False, track: bool = True, smoother: str = "kalman") -> PoseStream:
     """The Python API's entry point, with the command line's options::
 
         with livepose.open("match.mp4") as stream:
@@ -472,7 +472,7 @@ def open_stream(source: str, *, model=None, card=None, size: tuple[int, int] | N
     src = open_source(str(source), realtime=realtime)
     try:
         est = PoseEstimator(load_card(card, model), size=size, decode=config, providers=providers,
-                            threads=threads, warm_up=False)
+                            threads=threads, backend=backend, precision=precision, warm_up=False)
         tracker = make_tracker(est.card.parts, smoother) if track else None
     except BaseException:
         src.close()
