@@ -24,16 +24,26 @@ from livepose.images import read_image
 METRIC_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
 
 
-def load_coco_keypoints(path: Path) -> dict:
-    """Read a COCO person_keypoints file, checking the fields evaluation needs."""
+def read_annotation_json(path: str | Path) -> dict:
+    """Parse an annotation file (COCO or PoseTrack style) into its top-level object, or raise
+    InputError with one line naming the file and the problem."""
+    path = Path(path)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(f"{path}: annotation file not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, not an annotation file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{path}: not a readable JSON annotation file ({exc})") from None
     if not isinstance(data, dict):
-        raise InputError(f"{path}: expected a COCO object with 'images' and 'annotations'")
+        raise InputError(f"{path}: expected an object with 'images' and 'annotations'")
+    return data
+
+
+def load_coco_keypoints(path: Path) -> dict:
+    """Read a COCO person_keypoints file, checking the fields evaluation needs."""
+    data = read_annotation_json(path)
     for key in ("images", "annotations", "categories"):
         if not isinstance(data.get(key), list):
             raise InputError(f"{path}: field '{key}' is missing or not a list")

@@ -39,6 +39,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from livepose.errors import InputError, LiveposeError
+from livepose.evaluate import read_annotation_json
 from livepose.images import read_image
 from livepose.types import COCO17_NAMES, Poses, Tracks
 
@@ -86,16 +87,7 @@ def load_posetrack(path: str | Path) -> dict:
     Returns the parsed JSON object unchanged.
     """
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: annotation file not found") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder, not an annotation file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a readable JSON annotation file ({exc})") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: expected an object with 'images' and 'annotations'")
+    data = read_annotation_json(path)
     for key in ("images", "annotations"):
         if key not in data:
             raise InputError(f"{path}: field '{key}' is missing")
