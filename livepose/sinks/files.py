@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import tempfile
 import threading
@@ -24,15 +23,8 @@ from livepose.errors import OutputError
 from livepose.formats import coco_results, openpose_document, write_json_atomic
 from livepose.render import draw_poses
 from livepose.sinks.base import Sink
-from livepose.types import (
-    COCO17_NAMES,
-    TRACK_CONFIRMED,
-    TRACK_LOST,
-    TRACK_TENTATIVE,
-    FrameResult,
-    Poses,
-    StreamInfo,
-)
+from livepose.sinks.messages import TRACK_STATE_NAMES, num, triples
+from livepose.types import COCO17_NAMES, FrameResult, Poses, StreamInfo
 
 JSONL_SCHEMA = "livepose.frame/1"
 CSV_HEADER = ("frame", "time", "person", "keypoint", "x", "y", "conf")
@@ -81,12 +73,6 @@ def _open_text(path: Path, newline: str | None = None):
         return open(path, "w", encoding="utf-8", newline=newline)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write ({_problem(exc)})") from None
-
-
-def _num(value: float, digits: int) -> float | None:
-    """A rounded float for JSON, None for NaN (JSON has no NaN)."""
-    v = float(value)
-    return None if math.isnan(v) else round(v, digits)
 
 
 def _check_parts(info_parts: tuple[str, ...], poses: Poses) -> None:
@@ -185,18 +171,6 @@ class VideoSink(_FileSink):
                 self._writer = None
 
 
-TRACK_STATE_NAMES = {TRACK_TENTATIVE: "tentative", TRACK_CONFIRMED: "confirmed", TRACK_LOST: "lost"}
-
-
-def _triples(xy: np.ndarray, conf: np.ndarray) -> list:
-    """[x, y, conf] per part; [null, null, 0] where the part is missing."""
-    return [
-        [_num(xy[p, 0], 2), _num(xy[p, 1], 2), _num(conf[p], 3)] if conf[p] > 0 and np.isfinite(xy[p, 0])
-        else [None, None, 0]
-        for p in range(conf.shape[0])
-    ]
-
-
 class JsonlSink(_FileSink):
     """JSON Lines: one object per frame (schema ``livepose.frame/1``), flushed per line."""
 
@@ -219,16 +193,16 @@ class JsonlSink(_FileSink):
         for n in range(len(poses)):
             person = {
                 "id": None if ids is None else int(ids[n]),
-                "score": _num(poses.score[n], 4),
-                "keypoints": _triples(poses.xy[n], poses.conf[n]),
+                "score": num(poses.score[n], 4),
+                "keypoints": triples(poses.xy[n], poses.conf[n]),
             }
             if tracks is not None:
                 # tracking on: "keypoints" are smoothed; the detection as found, and the joints
                 # the tracker predicted (not measured this frame), come alongside
                 person["state"] = TRACK_STATE_NAMES[int(tracks.state[n])]
-                person["raw"] = _triples(tracks.xy_raw[n], tracks.conf[n])
+                person["raw"] = triples(tracks.xy_raw[n], tracks.conf[n])
                 person["predicted"] = [
-                    [_num(tracks.xy[n, p, 0], 2), _num(tracks.xy[n, p, 1], 2)] if tracks.predicted[n, p]
+                    [num(tracks.xy[n, p, 0], 2), num(tracks.xy[n, p, 1], 2)] if tracks.predicted[n, p]
                     and np.isfinite(tracks.xy[n, p, 0]) else None
                     for p in range(len(poses.part_names))
                 ]
