@@ -1,24 +1,32 @@
-"""CPU backends side by side: ms per frame, agreement with ONNX Runtime fp32, end-to-end FPS, AP.
+"""CPU backends and precisions side by side: ms per frame, agreement with ONNX Runtime fp32,
+end-to-end FPS, AP.
 
     python benchmarks/bench_backends.py                 # every installed backend + precision
-    python benchmarks/bench_backends.py --runs 15 --ap  # also COCO AP on coco-train-mini (slow)
+    python benchmarks/bench_backends.py --runs 15 --ap  # also COCO AP on coco-train-mini and Bonn (slow)
+    python benchmarks/bench_backends.py --ap --track    # and tracking (MOTA, IDF1) on the Bonn frames
 
 For each backend and precision available here (ONNX Runtime fp32 always; OpenVINO fp32, and bf16
-when the CPU has BF16):
+when the CPU has BF16; int8 on both when the card has an int8 sibling, made by
+tools/quantize_int8.py):
 
 * network alone: median ms per frame on a real photo letterboxed to 496x368 (a 640x480 frame at
   the default -1x368) and to 432x368, configurations interleaved round by round so that a noisy
   machine affects them alike;
-* max abs difference of heatmaps and PAFs from ONNX Runtime fp32 on the same photo;
+* max abs difference of heatmaps and PAFs from ONNX Runtime fp32 on the same photo (and the mean
+  for the heatmaps);
 * end to end: ``livepose run VIDEO --max-frames N --jsonl /tmp/...`` in-process, FPS, against the
   bare network's FPS on the same frames (letterboxed in memory beforehand);
 * with ``--ap``: ``livepose eval`` on coco-train-mini, AP next to fp32's (the guard: a reduced
-  precision may be the ``auto`` default only when its AP is within 0.01 of fp32).
+  precision may be the ``auto`` default only when its AP is within 0.01 of fp32 and it is
+  faster), and the same on the 41 Bonn PoseTrack frames (12 body joints annotated; the file has
+  no person areas, so a copy with area = keypoint-box area is scored);
+* with ``--track``: ``livepose eval-track`` on the Bonn frames: MOTA, IDF1, identity switches.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import statistics
 import subprocess
@@ -34,22 +42,48 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"
 VIDEO = SHARED / "video" / "pets09-s2l1-480x360-10fps.avi"
 COCO_MINI = SHARED / "images" / "coco-train-mini"
+BONN = SHARED / "bonn-posetrack"
+BONN_ANN = BONN / "annotations" / "bonn_test_060470979_frames_present.json"
 PHOTO = REPO / "examples" / "000000196141.jpg"
 
 
-def configurations() -> list[tuple[str, str]]:
+def configurations(card) -> list[tuple[str, str]]:
+    from livepose.card import load_variant
     from livepose.inference import openvino_available, openvino_cpu_capabilities
 
-    configs = [("onnxruntime", "fp32")]
+    has_int8 = load_variant(card, "int8") is not None
+    configs = [("onnxruntime", "fp32")] + ([("onnxruntime", "int8")] if has_int8 else [])
     if openvino_available():
         configs.append(("openvino", "fp32"))
         if "BF16" in openvino_cpu_capabilities():
             configs.append(("openvino", "bf16"))
         else:
             print("openvino bf16: skipped (no BF16 in OpenVINO's CPU capabilities)")
+        if has_int8:
+            configs.append(("openvino", "int8"))
     else:
         print("openvino: skipped (not installed: pip install -e .[openvino])")
+    if not has_int8:
+        print(f"int8: skipped (no int8 model beside {card.card_path.name}: python tools/quantize_int8.py)")
     return configs
+
+
+def bonn_coco_annotations(path: Path, out: Path) -> Path:
+    """A copy of the Bonn annotations that pycocotools can score: each person gets an ``area``
+    (the keypoint box's, as the file has no segment areas) and a ``bbox``."""
+    data = json.loads(path.read_text())
+    for ann in data["annotations"]:
+        box = ann.get("bbox") or ann.get("bbox_from_keypoints")
+        ann["bbox"] = box
+        ann["area"] = float(box[2] * box[3])
+    out.write_text(json.dumps(data))
+    return out
+
+
+def _ap(argv: list[str]) -> tuple[float, str]:
+    out = subprocess.run([sys.executable, "-m", "livepose", *argv], capture_output=True, text=True, cwd=REPO)
+    m = re.search(r"^AP ([0-9.]+).*$", out.stdout, re.M)
+    return (float(m.group(1)), m.group(0)) if m else (float("nan"), (out.stdout + out.stderr).strip()[-300:])
 
 
 def main() -> int:
@@ -57,7 +91,10 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10, help="timed runs per configuration and size")
     parser.add_argument("--threads", type=int, help="inference threads (default: all cores)")
     parser.add_argument("--frames", type=int, default=150, help="frames for the end-to-end run")
-    parser.add_argument("--ap", action="store_true", help="also COCO AP on coco-train-mini (livepose eval)")
+    parser.add_argument("--ap", action="store_true", help="also COCO AP on coco-train-mini and Bonn (livepose eval)")
+    parser.add_argument("--track", action="store_true", help="also livepose eval-track on the Bonn frames")
+    parser.add_argument("--only", metavar="BACKEND:PRECISION", action="append",
+                        help="measure only these configurations (e.g. onnxruntime:int8; repeatable)")
     args = parser.parse_args()
 
     from livepose.card import load_card
@@ -66,13 +103,16 @@ def main() -> int:
     from livepose.preprocess import Preprocessor
 
     card = load_card(None, None)
-    configs = configurations()
+    configs = configurations(card)
+    if args.only:
+        configs = [c for c in configs if f"{c[0]}:{c[1]}" in args.only]
     nets = {c: make_network(card, backend=c[0], precision=c[1], threads=args.threads) for c in configs}
+    print("configurations: " + ", ".join(f"{c[0]} {c[1]} ({net.card.model_path.name})" for c, net in nets.items()))
     image = cv2.resize(cv2.imread(str(PHOTO)), (640, 480))
     tensors = {}
     for size in ((-1, 368), (432, 368)):
         tensor, box = Preprocessor(card.input, size)(image)
-        tensors[box.net_size] = tensor
+        tensors[box.net_size] = tensor.copy()
 
     print(f"network alone, median ms per frame over {args.runs} runs (threads: {args.threads or 'all'}):")
     for net_size, tensor in tensors.items():
@@ -85,18 +125,22 @@ def main() -> int:
                 net.run_raw(tensor)
                 times[c].append((time.perf_counter() - t0) * 1e3)
         for c in configs:
-            print(f"  {net_size[0]}x{net_size[1]}  {c[0]:<12} {c[1]}  {statistics.median(times[c]):7.1f} ms")
+            q1, q3 = np.percentile(times[c], [25, 75])
+            print(f"  {net_size[0]}x{net_size[1]}  {c[0]:<12} {c[1]}  {statistics.median(times[c]):7.1f} ms  "
+                  f"(quartiles {q1:.1f}-{q3:.1f})")
 
     tensor = tensors[(496, 368)]
-    ref = nets[("onnxruntime", "fp32")].run_raw(tensor)
-    print("max abs difference from onnxruntime fp32 on", PHOTO.name, "at 496x368:")
+    hm, pf = card.heatmaps, card.pafs
+    ref = next(iter(nets.values())).run_raw(tensor) if ("onnxruntime", "fp32") not in nets else \
+        nets[("onnxruntime", "fp32")].run_raw(tensor)
+    print("difference from onnxruntime fp32 on", PHOTO.name, "at 496x368 (max abs; heatmaps also mean abs):")
     for c, net in nets.items():
         out = net.run_raw(tensor)
-        diffs = {k: float(np.abs(out[k] - ref[k]).max()) for k in ref}
-        hm = nets[c].card.heatmaps
-        heat = float(np.abs(out[hm.output][..., hm.offset:hm.offset + hm.count]
-                            - ref[hm.output][..., hm.offset:hm.offset + hm.count]).max())
-        print(f"  {c[0]:<12} {c[1]}  all outputs {max(diffs.values()):.2e}  heatmaps {heat:.2e}")
+        heat = np.abs(out[hm.output][..., hm.offset:hm.offset + hm.count]
+                      - ref[hm.output][..., hm.offset:hm.offset + hm.count])
+        paf = np.abs(out[pf.output][..., pf.offset:pf.offset + pf.count]
+                     - ref[pf.output][..., pf.offset:pf.offset + pf.count])
+        print(f"  {c[0]:<12} {c[1]}  heatmaps {heat.max():.2e} (mean {heat.mean():.1e})  PAFs {paf.max():.2e}")
 
     if VIDEO.is_file():
         cap = cv2.VideoCapture(str(VIDEO))
@@ -108,7 +152,7 @@ def main() -> int:
             frames.append(frame)
         cap.release()
         pre = Preprocessor(card.input, None)
-        prepared = [pre(f)[0] for f in frames]
+        prepared = [pre(f)[0].copy() for f in frames]
         print(f"end to end: livepose run {VIDEO.name} --max-frames {len(frames)} --jsonl (in-process):")
         for c, net in nets.items():
             t0 = time.perf_counter()
@@ -130,20 +174,35 @@ def main() -> int:
 
     if args.ap:
         ann = COCO_MINI / "person_keypoints_train2017.json"
-        if not ann.is_file():
-            print(f"AP: skipped ({ann} absent)")
+        sets = []
+        if ann.is_file():
+            sets.append(("coco-train-mini", ann, COCO_MINI))
+        else:
+            print(f"AP: coco-train-mini skipped ({ann} absent)")
+        with tempfile.TemporaryDirectory() as tmp:
+            if BONN_ANN.is_file():
+                sets.append(("bonn (12 body joints)", bonn_coco_annotations(BONN_ANN, Path(tmp) / "bonn.json"), BONN))
+            else:
+                print(f"AP: bonn skipped ({BONN_ANN} absent)")
+            for name, annotations, images in sets:
+                print(f"COCO keypoint AP on {name} (livepose eval --annotations {annotations} --images {images}):")
+                base = None
+                for c in configs:
+                    ap, line = _ap(["eval", "--annotations", str(annotations), "--images", str(images), "--quiet",
+                                    "--backend", c[0], "--precision", c[1]])
+                    base = ap if base is None else base
+                    print(f"  {c[0]:<12} {c[1]}  AP {ap:.3f}  (vs first {ap - base:+.3f})  {line}")
+    if args.track:
+        if not BONN_ANN.is_file():
+            print(f"tracking: skipped ({BONN_ANN} absent)")
             return 0
-        print("COCO AP on coco-train-mini (livepose eval):")
-        base = None
+        print(f"tracking on the Bonn frames (livepose eval-track --annotations {BONN_ANN} --frames {BONN}):")
         for c in configs:
-            cmd = [sys.executable, "-m", "livepose", "eval", "--annotations", str(ann), "--images", str(COCO_MINI),
-                   "--quiet", "--backend", c[0], "--precision", c[1]]
-            out = subprocess.run(cmd, capture_output=True, text=True).stdout
-            m = re.search(r"^AP ([0-9.]+)", out, re.M)
-            ap = float(m.group(1)) if m else float("nan")
-            base = ap if base is None else base
-            print(f"  {c[0]:<12} {c[1]}  AP {ap:.3f}  (vs onnxruntime fp32 {ap - base:+.3f})  "
-                  f"{out.strip().splitlines()[1] if m else out.strip()}")
+            out = subprocess.run([sys.executable, "-m", "livepose", "eval-track", "--annotations", str(BONN_ANN),
+                                  "--frames", str(BONN), "--quiet", "--backend", c[0], "--precision", c[1]],
+                                 capture_output=True, text=True, cwd=REPO)
+            lines = [ln for ln in out.stdout.splitlines() if ln.startswith(("MOTA", "keypoints:"))]
+            print(f"  {c[0]:<12} {c[1]}  " + ("  |  ".join(lines) or (out.stdout + out.stderr).strip()[-300:]))
     return 0
 
 

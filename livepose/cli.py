@@ -70,9 +70,10 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
                    help="inference engine: ONNX Runtime, or OpenVINO's runtime (pip install -e .[openvino]); "
                         "auto (default): ONNX Runtime with CUDA if available, else OpenVINO if installed, "
                         "else ONNX Runtime's CPU provider")
-    g.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
-                   help="arithmetic precision: bf16 needs --backend openvino and a CPU with BF16; auto (default) "
-                        "picks the fastest precision whose measured COCO AP is within 0.01 of fp32")
+    g.add_argument("--precision", choices=("auto", "fp32", "bf16", "int8"), default="auto",
+                   help="arithmetic precision: bf16 needs --backend openvino and a CPU with BF16; int8 runs the "
+                        "card's int8 variant (<card>_int8.json beside it, made by tools/quantize_int8.py); auto "
+                        "(default) picks the fastest precision whose measured COCO AP is within 0.01 of fp32")
 
 
 def build_parser() -> argparse.ArgumentParser:

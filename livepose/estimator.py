@@ -51,6 +51,7 @@ class PoseEstimator:
         self.card = card if card is not None else load_card(model_path=model)
         self.network = make_network(self.card, backend=backend, precision=precision, providers=providers,
                                     threads=threads)
+        self.card = self.network.card  # the int8 variant's card when precision int8 chose it
         self.preprocess = Preprocessor(self.card.input, size)
         self.decoder = Decoder(Skeleton.from_card(self.card), decode)
         if warm_up:

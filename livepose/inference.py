@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from livepose.card import MapSpec, ModelCard
+from livepose.card import MapSpec, ModelCard, load_variant, variant_card_path
 from livepose.errors import ModelError
 from livepose.types import Letterbox, NetOutput
 
@@ -49,11 +49,13 @@ def file_sha256(path: Path) -> str:
 
 
 BACKENDS = ("auto", "onnxruntime", "openvino")
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
 
 # Precisions that ``precision="auto"`` may choose besides fp32, fastest first: only those whose
 # COCO AP on the dev set (coco-train-mini) was measured within 0.01 of fp32 (benchmarks/README.md,
 # "CPU backends").  bf16 has not been measured on a CPU with BF16 yet, so auto stays fp32.
+# int8 (the card's ``<stem>_int8.json`` sibling, made by tools/quantize_int8.py) is chosen only
+# where such a sibling exists.
 AUTO_PRECISIONS_VERIFIED: tuple[str, ...] = ()
 
 
@@ -209,11 +211,12 @@ class Network(BaseNetwork):
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"{path}: not a loadable ONNX model ({first[:200]})") from None
         self.providers = self.session.get_providers()
+        self.precision = card.precision  # an int8 (QDQ) model runs its quantized operators in int8
         self._check_card()
 
     def describe(self) -> str:
         names = [p.replace("ExecutionProvider", "") for p in self.providers[:1]]
-        return f"onnxruntime {names[0] if names else '?'} fp32"
+        return f"onnxruntime {names[0] if names else '?'} {self.precision}"
 
     def _graph_inputs(self) -> dict[str, list[int | None]]:
         return {i.name: _graph_dims(i.shape) for i in self.session.get_inputs()}
@@ -264,8 +267,11 @@ class OpenVINONetwork(BaseNetwork):
         import openvino as ov
 
         super().__init__(card)
-        if precision not in ("fp32", "bf16"):
-            raise BackendError(f"precision {precision!r} is not one of fp32, bf16")
+        if precision not in ("fp32", "bf16", "int8"):
+            raise BackendError(f"precision {precision!r} is not one of fp32, bf16, int8")
+        if (precision == "int8") != (card.precision == "int8"):
+            raise BackendError(f"{card.card_path}: precision {precision} needs a card of that precision "
+                               f"(the card says {card.precision})")
         if precision == "bf16" and "BF16" not in openvino_cpu_capabilities():
             raise BackendError("precision bf16 is not supported by this CPU (no BF16 in OpenVINO's CPU "
                                "capabilities); use --precision fp32 or auto")
@@ -279,7 +285,8 @@ class OpenVINONetwork(BaseNetwork):
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"{path}: not a loadable ONNX model ({first[:200]})") from None
         self._check_card()
-        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32" if precision == "fp32" else "bf16"}
+        # an int8 model's QuantizeLinear/DequantizeLinear pairs run as int8; the rest stays f32
+        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"}
         if threads is not None:
             config["INFERENCE_NUM_THREADS"] = threads
         try:
@@ -329,35 +336,55 @@ def resolve_backend(backend: str = "auto", providers: Sequence[str] | None = Non
     return "openvino"
 
 
-def resolve_precision(backend: str, precision: str = "auto") -> str:
-    """The precision ``precision`` means for a resolved ``backend``: 'fp32' or 'bf16'."""
+def resolve_precision(backend: str, precision: str = "auto", card: ModelCard | None = None) -> str:
+    """The precision ``precision`` means for a resolved ``backend`` (and ``card``, whose int8
+    variant ``auto`` may take): 'fp32', 'bf16' or 'int8'."""
     if precision not in PRECISIONS:
         raise BackendError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
-    if backend == "onnxruntime":
-        if precision == "bf16":
-            raise BackendError("precision bf16 needs --backend openvino: ONNX Runtime's CPU provider runs fp32 only")
-        return "fp32"
+    if card is not None and card.precision == "int8":  # a quantized model given directly
+        if precision not in ("auto", "int8"):
+            raise BackendError(f"{card.card_path}: the card describes an int8 model; use --precision int8 "
+                               f"(or auto), or the {precision} card")
+        return "int8"
+    if backend == "onnxruntime" and precision == "bf16":
+        raise BackendError("precision bf16 needs --backend openvino: ONNX Runtime's CPU provider runs fp32 only")
     if precision != "auto":
         return precision
-    caps = openvino_cpu_capabilities()
+    caps = openvino_cpu_capabilities() if backend == "openvino" else []
     for candidate in AUTO_PRECISIONS_VERIFIED:
-        if candidate.upper() in caps:
+        if candidate == "int8" and card is not None and variant_card_path(card, "int8").is_file():
+            return candidate
+        if candidate == "bf16" and "BF16" in caps:
             return candidate
     return "fp32"
+
+
+def int8_card(card: ModelCard) -> ModelCard:
+    """The int8 variant of ``card``, or BackendError saying how to make one."""
+    variant = load_variant(card, "int8")
+    if variant is None:
+        raise BackendError(f"precision int8: no int8 model for {card.card_path} (expected "
+                           f"{variant_card_path(card, 'int8')}); make one with "
+                           f"python tools/quantize_int8.py --card {card.card_path}")
+    return variant
 
 
 def make_network(card: ModelCard, backend: str = "auto", precision: str = "auto",
                  providers: Sequence[str] | None = None, threads: int | None = None) -> BaseNetwork:
     """The network on the chosen engine.  A backend or precision asked for by name that is missing
     or unsupported raises :class:`BackendError` (one line naming it and how to get it); ``auto``
-    never does, it falls back to ONNX Runtime's CPU provider and fp32."""
+    never does, it falls back to ONNX Runtime's CPU provider and fp32.  Precision int8 runs the
+    card's int8 variant (``<card stem>_int8.json`` beside it); the network's ``card`` is then that
+    variant's."""
     if backend == "openvino" and providers:
         raise BackendError("--providers lists ONNX Runtime execution providers; it cannot be used with "
                            "backend 'openvino'")
     resolved = resolve_backend(backend, providers)
     if resolved == "openvino" and not openvino_available():
         raise BackendError(OPENVINO_MISSING)
-    prec = resolve_precision(resolved, precision)
+    prec = resolve_precision(resolved, precision, card)
+    if prec == "int8":
+        card = int8_card(card)
     if resolved == "onnxruntime":
         return Network(card, providers=providers, threads=threads)
     return OpenVINONetwork(card, precision=prec, threads=threads)
