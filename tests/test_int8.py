@@ -26,6 +26,7 @@ from livepose.preprocess import Preprocessor
 
 TOOL = REPO / "tools" / "quantize_int8.py"
 PHOTO = COCO_DIR / "000000196141.jpg"
+CLEAR = [COCO_DIR / "000000000785.jpg", COCO_DIR / "000000040083.jpg"]  # 1 and 2 people, large and unoccluded
 BUNDLED = bundled_models_dir() / "mobilenet_thin.json"
 BUNDLED_INT8 = variant_card_path(load_card(BUNDLED), "int8")
 
@@ -211,30 +212,41 @@ def test_bundled_int8_card_is_valid():
 @needs_bundled_int8
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_bundled_int8_is_close_to_fp32(backend):
-    """Heatmaps and PAFs near fp32's on a real photo.  Measured on this photo (-1x368): max abs
-    heatmap difference about 0.1 and mean about 0.001 (benchmarks/README.md); the bounds leave
-    room for other CPUs' int8 kernels."""
+    """Heatmaps and PAFs near fp32's on a real photo.  Measured (-1x368, both backends, AVX2 CPU):
+    on this photo heatmaps differ by 0.0008 on average and 0.20-0.23 at most, PAFs by 0.0013 on
+    average; over 24 real photos (the 4 fixtures and 20 OpenPose examples) by at most 0.0055 on
+    average and 0.64 at one cell.  The bounds are about 3x this photo's figures: room for other
+    CPUs' int8 kernels, not for a broken model (full int8 differs by 0.05-0.1 on average)."""
     card = load_card(BUNDLED)
     fp32 = make_network(card, backend="onnxruntime", precision="fp32", threads=2)
     int8 = make_network(card, backend=backend, precision="int8", threads=2)
     assert int8.precision == "int8"
-    tensor = Preprocessor(card.input, None)(cv2.imread(str(PHOTO)))[0]
+    tensor = Preprocessor(card.input, None)(cv2.imread(str(CLEAR[0])))[0]
     (h0, p0), (h1, p1) = _maps(fp32, tensor), _maps(int8, tensor)
-    assert np.abs(h1 - h0).mean() < 0.01 and np.abs(h1 - h0).max() < 0.35
-    assert np.abs(p1 - p0).mean() < 0.02
+    assert np.abs(h1 - h0).mean() < 0.003 and np.abs(h1 - h0).max() < 0.6
+    assert np.abs(p1 - p0).mean() < 0.004
 
 
 @needs_bundled_int8
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_bundled_int8_finds_the_same_people(backend):
+@pytest.mark.parametrize("photo", CLEAR, ids=lambda p: p.stem)
+def test_bundled_int8_finds_the_same_people(backend, photo):
+    """Same people, joints within 2 px (median; measured 0.3-0.8 px), on clear photos.  (On crowded photos int8 may
+    lose or gain a marginal person: 8 of 24 real photos differed by one or two, mostly small
+    or partly hidden people; AP on coco-train-mini stays within 0.01, benchmarks/README.md.)"""
     from livepose import PoseEstimator
 
-    image = cv2.imread(str(PHOTO))
+    image = cv2.imread(str(photo))
     a, _ = PoseEstimator(backend="onnxruntime", precision="fp32", threads=2, warm_up=False)(image)
     est = PoseEstimator(backend=backend, precision="int8", threads=2, warm_up=False)
     assert est.card.precision == "int8" and "int8" in est.describe()
     b, _ = est(image)
     assert len(a) == len(b) >= 1
+    order_a, order_b = np.argsort(np.nanmean(a.xy[:, :, 0], axis=1)), np.argsort(np.nanmean(b.xy[:, :, 0], axis=1))
+    xa, xb = a.xy[order_a], b.xy[order_b]
+    both = ~np.isnan(xa) & ~np.isnan(xb)
+    assert both.sum() >= 0.8 * (~np.isnan(xa)).sum()
+    assert np.median(np.abs(xa[both] - xb[both])) <= 2.0
 
 
 @needs_bundled_int8

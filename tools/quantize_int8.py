@@ -1,35 +1,42 @@
 #!/usr/bin/env python3
 """Make an int8 copy of a livepose network by static quantization, calibrated on real frames.
 
-    python tools/quantize_int8.py                                  # the bundled mobilenet_thin
-    python tools/quantize_int8.py --card models/mobilenet_thin.json --method percentile \\
-        --calibration ../shared/data/video --calibration ../shared/data/images/openpose-examples \\
-        --frames 200 --output models/mobilenet_thin_int8.onnx
+    python tools/quantize_int8.py            # models/mobilenet_thin_int8.onnx + .json, as shipped
+    python tools/quantize_int8.py --card other.json --calibration clips/ --calibration photos/ \
+        --frames 200 --method percentile --equalize 0.5 --output /tmp/other_int8.onnx
 
 Steps:
 
 1. frames: ``--frames`` frames taken evenly from the calibration sources (video files, folders
    of images or of videos, image files; default: ``../shared/data/video`` and
    ``../shared/data/images/openpose-examples`` beside this repository when present), shared out
-   evenly between the sources, each letterboxed exactly as livepose's Preprocessor does at the
-   card's default size (``--size`` for another);
-2. optionally ONNX Runtime's ``quant_pre_process`` (shape inference and graph clean-up) on the
-   fp32 model (``--pre-process``);
-3. ``onnxruntime.quantization.quantize_static``: QDQ format (QuantizeLinear/DequantizeLinear
-   pairs, which ONNX Runtime and OpenVINO both run as int8), weights int8 per output channel,
-   activations uint8, ranges from the calibration frames by ``--method`` (minmax, entropy or
-   percentile); the calibration runs one frame at a time, so frames of different sizes mix and
-   memory stays flat;
-4. writes the model (default: ``<card stem>_int8.onnx`` beside the card) and its model card
+   evenly between the sources (a video, or a folder of images, is one source), each letterboxed
+   exactly as livepose's Preprocessor does at the card's default size (``--size`` for another);
+2. optionally ONNX Runtime's ``quant_pre_process`` (``--pre-process``; it made no difference
+   here);
+3. activation equalization (``--equalize STRENGTH``): each activation whose channels can be
+   rescaled exactly (see "activation equalization" below) gets its small channels scaled up
+   towards the tensor's range, undone in the next convolution's weights; the fp32 outputs are
+   checked unchanged;
+4. ``onnxruntime.quantization.quantize_static``: QDQ format (QuantizeLinear/DequantizeLinear
+   pairs, which ONNX Runtime and OpenVINO both run as int8), weights int8 per output channel
+   (7-bit range with ``--reduce-range``), activations uint8 per tensor, ranges from the
+   calibration frames by ``--method`` (minmax, entropy or percentile), one frame at a time so
+   that frames of different sizes mix and memory stays flat; ``--only`` / ``--keep-fp32``
+   (regular expressions on node names) leave the rest of the graph in fp32;
+5. writes the model (default: ``<card stem>_int8.onnx`` beside the card) and its model card
    (same name, ``.json``): a copy of the source card with the new model file, its sha256,
-   ``"precision": "int8"`` and a ``quantization`` object saying how it was calibrated.
+   ``"precision": "int8"`` and a ``quantization`` object saying how it was made and calibrated.
    ``livepose ... --precision int8`` finds that card beside the fp32 one by its name.
 
-The calibration frames are not the evaluation sets: keep coco-train-mini and the Bonn
-PoseTrack frames out of ``--calibration`` when the result is to be judged by their AP.
+A network named in PRESETS gets the settings measured for it unless options override them
+(``--no-preset`` for none).  The calibration frames are not the evaluation sets: keep
+coco-train-mini and the Bonn PoseTrack frames out of ``--calibration`` when the result is to be
+judged by their AP (``python benchmarks/bench_backends.py --ap``).
 
-Exit status: 0 done; 2 a calibration source is missing or holds no readable frame; 3 the
-source model or card is missing or broken; 1 anything else (one ``error:`` line each).
+Exit status: 0 done; 2 a calibration source is missing or holds no readable frame, or a bad
+option; 3 the source model or card is missing or broken; 1 anything else (one ``error:`` line
+each).
 """
 
 from __future__ import annotations
@@ -66,9 +73,12 @@ METHODS = ("minmax", "entropy", "percentile")
 # Settings measured for a network, by card name, used unless overridden on the command line
 # (benchmarks/README.md, "CPU backends", has the measurements that chose them).
 PRESETS: dict[str, dict] = {
-    # the MobileNet backbone in int8, the six refinement stages in fp32: quantizing any stage's inner
-    # layers cost 0.01 to 0.23 AP on coco-train-mini, the backbone alone under 0.01
-    "mobilenet_thin": {"only": r"^(MobilenetV1/|feat_concat$|Conv2d_3_pool$)", "equalize": 0.5, "method": "minmax"},
+    # The MobileNet backbone in int8, the six refinement stages in fp32: with the stages' inner
+    # layers quantized AP on coco-train-mini fell from 0.243 to 0.000-0.233 whatever the method;
+    # entropy ranges chose by AP over minmax and percentile; 7-bit weights because CPUs without
+    # VNNI (AVX2 only) saturate int8 x uint8 products, which cost OpenVINO 0.012 AP with 8 bits.
+    "mobilenet_thin": {"only": r"^(MobilenetV1/|feat_concat$|Conv2d_3_pool$)", "equalize": 0.5, "method": "entropy",
+                       "reduce_range": True},
 }
 
 
@@ -475,12 +485,16 @@ def equalize(model, reader: "FrameReader", strength: float) -> int:
     return len(found)
 
 
+def onnx_node_names(model: Path) -> list[str]:
+    import onnx
+
+    return [n.name for n in onnx.load(str(model), load_external_data=False).graph.node]
+
+
 def nodes_to_exclude(model: Path, only: str | None, keep_fp32: str | None) -> list[str]:
     """Names of the nodes to leave in fp32: those not matching ``only`` (a regular expression
     searched in node names; None: all match) and those matching ``keep_fp32``."""
-    import onnx
-
-    names = [n.name for n in onnx.load(str(model), load_external_data=False).graph.node]
+    names = onnx_node_names(model)
     exclude = set()
     for option, pattern, keep in (("--only", only, True), ("--keep-fp32", keep_fp32, False)):
         if pattern is None:
@@ -504,7 +518,7 @@ def write_card(source_card: Path, model: Path, card_out: Path, quantization: dic
     data.pop("variants", None)
     data["name"] = f"{data['name']}_int8"
     data["description"] = (f"{data.get('description', data['name']).rstrip('.')}. Int8 by static quantization "
-                           f"of {data['model']} (see 'quantization').")
+                           f"of {data['model']}, {quantization['quantized_nodes']} (see 'quantization').")
     try:
         data["model"] = model.resolve().relative_to(card_out.resolve().parent).as_posix()
     except ValueError:
@@ -524,13 +538,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calibration", type=Path, action="append", metavar="PATH",
                         help="video, image or folder of them (repeatable; default: "
                              + ", ".join(str(p) for p in DEFAULT_SOURCES) + ")")
-    parser.add_argument("--frames", type=int, default=200, help="calibration frames in all (default 200)")
+    parser.add_argument("--frames", type=int, default=120, help="calibration frames in all (default 120)")
     parser.add_argument("--size", type=parse_size, metavar="WxH",
                         help="letterbox size of the calibration frames (default: the card's, e.g. -1x368)")
     parser.add_argument("--method", choices=METHODS, help="how activation ranges are chosen (default: the "
                                                               "network's preset, else minmax)")
     parser.add_argument("--percentile", type=float, default=99.999, help="for --method percentile")
-    parser.add_argument("--reduce-range", action="store_true", help="7-bit weights (older CPUs without VNNI)")
+    parser.add_argument("--reduce-range", action=argparse.BooleanOptionalAction, default=None,
+                        help="7-bit weights, for CPUs without VNNI (default: the network's preset, else off)")
     parser.add_argument("--pre-process", action="store_true", help="run onnxruntime's quant_pre_process first")
     parser.add_argument("--equalize", type=float, metavar="STRENGTH",
                         help="equalize the channel ranges of activations before quantizing, STRENGTH from 0 "
@@ -575,10 +590,12 @@ def main(argv: list[str] | None = None) -> int:
         if not 0.0 <= strength <= 1.0:
             raise InputError(f"--equalize {strength}: must be between 0 and 1")
         only = args.only if args.only is not None else preset.get("only")
+        reduce_range = args.reduce_range if args.reduce_range is not None else preset.get("reduce_range", False)
         exclude = nodes_to_exclude(card.model_path, only, args.keep_fp32)
+        total = len(onnx_node_names(card.model_path))
         if preset and not args.quiet:
-            print(f"preset for {card.name}: method {method}, equalize {strength}, only {only!r} "
-                  "(override with the options, or --no-preset)", flush=True)
+            print(f"preset for {card.name}: method {method}, equalize {strength}, only {only!r}, "
+                  f"reduce range {reduce_range} (override with the options, or --no-preset)", flush=True)
 
         t0 = time.perf_counter()
         frames, record = gather_frames(sources, args.frames)
@@ -589,7 +606,7 @@ def main(argv: list[str] | None = None) -> int:
             f"({time.perf_counter() - t0:.1f} s)")
         t0 = time.perf_counter()
         done = quantize(card.model_path, output, FrameReader(card.input.name, tensors), method,
-                        pre_process=args.pre_process, reduce_range=args.reduce_range, percentile=args.percentile,
+                        pre_process=args.pre_process, reduce_range=reduce_range, percentile=args.percentile,
                         exclude=exclude, equalize_strength=strength or None)
         seconds = time.perf_counter() - t0
         size = args.size or card.input.default_size
@@ -600,7 +617,7 @@ def main(argv: list[str] | None = None) -> int:
             "source_model": card.model_path.name,
             "source_sha256": file_sha256(card.model_path),
             "format": "QDQ",
-            "weights": "int8, per channel" + (", 7-bit range" if args.reduce_range else ""),
+            "weights": "int8, per channel" + (", 7-bit range" if reduce_range else ""),
             "activations": "uint8, per tensor",
             "calibration_method": method + (f" {args.percentile}" if method == "percentile" else ""),
             "calibration_frames": len(tensors),
@@ -610,7 +627,8 @@ def main(argv: list[str] | None = None) -> int:
             "equalization": None if not strength else {
                 "strength": strength, "tensors": done.get("equalized_tensors"),
                 "fp32_max_abs_diff": done.get("equalized_fp32_max_abs_diff")},
-            "quantized_nodes": f"matching {only!r}" if only else "all",
+            "quantized_nodes": f"{total - len(exclude)} of {total} nodes"
+                               + (f" (names matching {only!r}; the others fp32)" if only else ""),
             "kept_fp32": args.keep_fp32,
             "fp32_nodes": len(exclude),
         }
