@@ -51,6 +51,32 @@ def _positive_int(text: str) -> int:
     return value
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _endpoint(text: str) -> tuple[str, int, bool]:
+    """'[HOST:]PORT' -> (host, port, host_given); IPv6 hosts in brackets: [::1]:8765."""
+    host, given = "127.0.0.1", False
+    port_text = text
+    if text.startswith("["):
+        close = text.find("]")
+        if close < 0 or not text[close + 1:].startswith(":"):
+            raise argparse.ArgumentTypeError(f"expected [IPV6]:PORT, got {text!r}")
+        host, port_text, given = text[1:close], text[close + 2:], True
+    elif ":" in text:
+        host, port_text = text.rsplit(":", 1)
+        given = True
+        if not host:
+            raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected [HOST:]PORT with a port number, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0 to 65535, got {port}")
+    return host, port, given
+
+
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model and decoding")
     g.add_argument("--model", type=Path, metavar="ONNX",
@@ -150,6 +176,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="long-form CSV: frame, time, person, keypoint, x, y, conf")
     g.add_argument("--display", action="store_true", help="show the overlay window (default when no other output)")
     g.add_argument("--no-display", action="store_true", help="never open a window")
+    gs = p_run.add_argument_group(
+        "streaming to other programs (docs/streaming.md; never slows the run: slow receivers lose frames)")
+    gs.add_argument("--ws", type=_endpoint, metavar="[HOST:]PORT",
+                    help="WebSocket server with JSON per frame at ws://HOST:PORT/ws and a live viewer page at "
+                         "http://HOST:PORT/ (host default 127.0.0.1; another host is reachable from other machines)")
+    gs.add_argument("--ws-token", metavar="TOKEN",
+                    help="WebSocket clients must give ?token=TOKEN (default: $LIVEPOSE_WS_TOKEN; none)")
+    gs.add_argument("--ws-frames", type=_positive_int, nargs="?", const=640, metavar="WIDTH",
+                    help="also send the picture as JPEG, scaled to WIDTH pixels (default 640), to clients that ask")
+    gs.add_argument("--osc", type=_endpoint, metavar="HOST:PORT",
+                    help="send OSC bundles over UDP, one per frame (TouchDesigner, Max, Blender, Unity)")
+    gs.add_argument("--osc-mode", choices=("both", "keypoints", "arrays"), default="both",
+                    help="OSC messages per person: one per keypoint, one array, or both (default)")
+    gs.add_argument("--udp", type=_endpoint, metavar="HOST:PORT",
+                    help="send one JSON datagram per frame over UDP (split by person when large)")
     g3 = p_run.add_argument_group("tracking")
     g3.add_argument("--no-track", action="store_true", help="no person ids, no smoothing (raw poses per frame)")
     g3.add_argument("--smoother", choices=("kalman", "one_euro", "none"), default="kalman",
@@ -176,17 +217,10 @@ def _estimator(args: argparse.Namespace):
                          backend=args.backend, precision=args.precision)
 
 
-def _ensure_dir(path: Path) -> None:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot create output folder ({exc.strerror or exc})") from None
-    probe = path / ".livepose-write-test"
-    try:
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise OutputError(f"{path}: output folder is not writable ({exc.strerror or exc})") from None
+def _prepare_folder(path: Path) -> None:
+    from livepose.sinks.files import prepare_folder  # imported late: `livepose --help` stays fast
+
+    prepare_folder(path)
 
 
 def _write_image(path: Path, image) -> None:
@@ -211,7 +245,7 @@ def cmd_image(args: argparse.Namespace) -> int:
     paths = list_images(args.inputs)
     if not paths:
         raise InputError(f"{', '.join(args.inputs)}: no images found")
-    _ensure_dir(args.out)
+    _prepare_folder(args.out)
     est = _estimator(args)
     failed = 0
     for path in paths:
@@ -249,7 +283,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         results_path = args.json.with_suffix(".results.json")
     for out in (args.json, results_path):
         if out is not None:
-            _ensure_dir(out.parent if str(out.parent) else Path("."))
+            _prepare_folder(out.parent if str(out.parent) else Path("."))
     total = len(load_coco_keypoints(args.annotations)["images"])
     est = _estimator(args)
     if not args.quiet:
@@ -280,7 +314,7 @@ def cmd_eval_track(args: argparse.Namespace) -> int:
 
     require_motmetrics()
     if args.json is not None:
-        _ensure_dir(args.json.parent if str(args.json.parent) else Path("."))
+        _prepare_folder(args.json.parent if str(args.json.parent) else Path("."))
     total = len(load_posetrack(args.annotations)["images"])
     est = _estimator(args)
     with tqdm(total=total, unit="frame", disable=True if args.quiet else None, file=sys.stderr) as bar:
@@ -330,10 +364,50 @@ def _build_sinks(args: argparse.Namespace, name: str):
         files.append(S.CocoSink(args.coco))
     if args.csv:
         files.append(S.CsvSink(args.csv))
+    files.extend(_stream_sinks(args))
     show = args.display or (not files and not args.no_display)
     if not files and not show:
         raise InputError("nothing to do: --no-display and no output option (see livepose run --help)")
     return files, (S.DisplaySink() if show else None)
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _stream_sinks(args: argparse.Namespace) -> list:
+    """The streaming outputs asked for: WebSocket server (+ viewer), OSC, UDP JSON."""
+    out = []
+    if args.ws is not None:
+        from livepose.sinks.websocket import WebSocketSink
+
+        host, port, _ = args.ws
+        token = args.ws_token or os.environ.get("LIVEPOSE_WS_TOKEN") or None
+        if host not in LOOPBACK_HOSTS:
+            _warn(f"the WebSocket server on {host}:{port} accepts connections from other machines"
+                  + ("" if token else "; consider --ws-token"))
+        out.append(WebSocketSink(host, port, token=token, frames_width=args.ws_frames,
+                                 announce=None if args.quiet else _say, warn=_warn))
+    elif args.ws_frames is not None or args.ws_token:
+        raise InputError("--ws-frames and --ws-token need --ws [HOST:]PORT")
+    for option, target in (("--osc", args.osc), ("--udp", args.udp)):
+        if target is not None and target[1] == 0:
+            raise InputError(f"{option}: the receiver's port must be 1 to 65535, got 0")
+    if args.osc is not None:
+        from livepose.sinks.osc import OscSink
+
+        host, port, _ = args.osc
+        out.append(OscSink(host, port, mode=args.osc_mode, warn=_warn))
+    if args.udp is not None:
+        from livepose.sinks.udp import UdpSink
+
+        host, port, _ = args.udp
+        out.append(UdpSink(host, port, warn=_warn))
+    return out
 
 
 def cmd_run(args: argparse.Namespace) -> int:
