@@ -429,6 +429,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                         tracker=tracker)
     if not args.quiet:
         print(summary.line(), flush=True)
+        for sink in sinks:
+            line = sink.summary()
+            if line:
+                print(line, flush=True)
     if summary.stopped_early:
         print(f"error: {summary.stopped_early}; outputs hold the {summary.frames} frames read", file=sys.stderr)
         return EXIT_INPUT

@@ -22,8 +22,10 @@ def run(capsys, *argv):
 
 
 def one_error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
+    """The single error line (the start line naming the network may come before it)."""
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("network: ")]
     assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
     return lines[0]
 
 
