@@ -409,6 +409,7 @@ class Network(BaseNetwork):
             self.providers = session.get_providers()
             self.fallback = [p for p in requested if p not in self.providers]
             return
+        session.disable_fallback()  # nor at run time: an EP failure is an error, not a silent CPU run
         self.session = session
         self.providers = session.get_providers()
         self.fallback = check_loaded(requested, self.providers, optional=self._optional,
