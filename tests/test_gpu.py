@@ -303,12 +303,21 @@ def test_batched_stream_gives_the_same_poses(ort_estimator, unbatched, batch):
     _same_poses(results, unbatched)
 
 
-def test_batched_stream_with_io_binding_gives_the_same_poses(unbatched):
+@pytest.fixture(scope="module")
+def bound_estimator():
     from livepose import PoseEstimator
-    from livepose.capture import open_source
 
-    est = PoseEstimator(backend="onnxruntime", threads=2, io_binding=True, warm_up=False)
-    results, _ = _stream_results(est, open_source(str(CLIP)), max_frames=11, batch=3)
+    return PoseEstimator(backend="onnxruntime", threads=2, io_binding=True, warm_up=False)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_stream_with_io_binding_gives_the_same_poses(bound_estimator, unbatched, batch):
+    """The output ring is large enough: no frame waiting to be decoded is overwritten."""
+    from livepose.capture import open_source
+    from livepose.inference import BoundRunner
+
+    results, stream = _stream_results(bound_estimator, open_source(str(CLIP)), max_frames=11, batch=batch)
+    assert isinstance(stream._runner, BoundRunner) and stream._runner.ring == stream._net.maxsize + 2
     _same_poses(results, unbatched)
 
 
@@ -475,3 +484,35 @@ def test_card_precision_field_is_checked(tmp_path):
     path.write_text(json.dumps(data))
     with pytest.raises(ModelError, match="field 'precision' must be one of fp32, fp16, bf16, int8"):
         load_card(path)
+
+
+def test_output_ring_survives_a_slow_decoder():
+    """Decoding slower than inference fills the queue between them: every frame's maps, as the
+    decoder sees them, must still be that frame's (the ring is never lapped)."""
+    import time
+
+    from livepose import PoseEstimator
+    from livepose.capture import open_source
+    from livepose.pipeline import PoseStream
+
+    def maps_seen(estimator, delay):
+        stream = PoseStream(open_source(str(CLIP)), estimator, max_frames=10)
+        decode, seen = stream._decoder, []
+
+        def slow(out):
+            time.sleep(delay)
+            seen.append((out.heatmaps.copy(), out.pafs.copy()))
+            return decode(out)
+
+        stream._decoder = slow
+        with stream:
+            assert [r.frame.index for r in stream] == list(range(10))
+        return seen
+
+    small = dict(backend="onnxruntime", threads=2, size=(-1, 184), warm_up=False)  # fast inference
+    expected = maps_seen(PoseEstimator(**small), 0.0)
+    got = maps_seen(PoseEstimator(**small, io_binding=True), 0.15)
+    assert len(got) == len(expected) == 10
+    for (h1, p1), (h2, p2) in zip(got, expected):
+        assert np.array_equal(h1, h2) and np.array_equal(p1, p2)
+    assert not all(np.array_equal(got[0][0], h) for h, _ in got[1:])  # the frames differ
