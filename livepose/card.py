@@ -18,6 +18,8 @@ import numpy as np
 from livepose.errors import ModelError
 
 DEFAULT_CARD_NAME = "mobilenet_thin.json"
+# Weight precisions a card may declare (field 'precision', default fp32)
+CARD_PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 
 
 def bundled_models_dir() -> Path:
@@ -65,6 +67,7 @@ class ModelCard:
     input: InputSpec
     heatmaps: MapSpec
     pafs: MapSpec
+    precision: str = "fp32"  # of the model file's weights (a converted sibling says e.g. "fp16")
 
     @property
     def num_parts(self) -> int:
@@ -214,6 +217,9 @@ def load_card(card_path: str | Path | None = None, model_path: str | Path | None
 
     model_file = Path(model_path) if model_path is not None else card_path.parent / _field(data, "model", where, str)
     sha = data.get("sha256")
+    precision = data.get("precision", "fp32")
+    if precision not in CARD_PRECISIONS:
+        raise ModelError(f"{where}: field 'precision' must be one of {', '.join(CARD_PRECISIONS)}, got {precision!r}")
     return ModelCard(
         name=name,
         model_path=model_file,
@@ -226,4 +232,11 @@ def load_card(card_path: str | Path | None = None, model_path: str | Path | None
         input=input_spec,
         heatmaps=heat,
         pafs=paf,
+        precision=precision,
     )
+
+
+def sibling_card_path(card: ModelCard, precision: str) -> Path:
+    """Where the card of ``card``'s model converted to ``precision`` lives: beside it, named
+    ``<card stem>.<precision>.json`` (what ``tools/convert_fp16.py`` writes)."""
+    return card.card_path.with_name(f"{card.card_path.stem}.{precision}.json")

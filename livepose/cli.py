@@ -5,8 +5,8 @@ Exit codes (also in the README):
   1  a run-time problem that is not about inputs, model or outputs (e.g. an optional
      dependency missing, out of memory)
   2  bad usage, or an input that could not be read (other inputs were still processed)
-  3  the model or its card is missing, corrupt or inconsistent, or a --backend/--precision asked
-     for by name is not installed or not supported by this CPU
+  3  the model or its card is missing, corrupt or inconsistent, or a --backend/--precision/--providers
+     asked for by name is not installed, did not load or is not supported here
   4  an output could not be written
   130 interrupted (Ctrl-C); outputs finished so far are complete
 """
@@ -89,16 +89,25 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--upsample", type=_positive_int, metavar="F",
                    help="enlarge heatmaps and PAFs F times before decoding (default 1)")
     g.add_argument("--providers", metavar="LIST",
-                   help="ONNX Runtime execution providers in order, comma separated "
-                        "(default: CUDA if available, then CPU)")
+                   help="ONNX Runtime execution providers in order, comma separated, e.g. "
+                        "CUDAExecutionProvider,CPUExecutionProvider (default: TensorRT if its libraries load, "
+                        "then CUDA, then CPU, as this ONNX Runtime build has them)")
+    g.add_argument("--allow-fallback", action="store_true",
+                   help="when a requested GPU provider cannot be loaded, continue on what did load (the start "
+                        "line says so) instead of stopping with an error")
     g.add_argument("--threads", type=_positive_int, metavar="N", help="inference threads (default: all cores)")
     g.add_argument("--backend", choices=("auto", "onnxruntime", "openvino"), default="auto",
                    help="inference engine: ONNX Runtime, or OpenVINO's runtime (pip install -e .[openvino]); "
                         "auto (default): ONNX Runtime with CUDA if available, else OpenVINO if installed, "
                         "else ONNX Runtime's CPU provider")
-    g.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
-                   help="arithmetic precision: bf16 needs --backend openvino and a CPU with BF16; auto (default) "
-                        "picks the fastest precision whose measured COCO AP is within 0.01 of fp32")
+    g.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16"), default="auto",
+                   help="arithmetic precision: fp16 runs the card's fp16 model (made by tools/convert_fp16.py; "
+                        "meant for CUDA/TensorRT, where it also turns on TensorRT's fp16 kernels); bf16 needs "
+                        "--backend openvino and a CPU with BF16; auto (default) picks the fastest precision whose "
+                        "measured COCO AP is within 0.01 of fp32")
+    g.add_argument("--trt-cache", type=Path, metavar="DIR",
+                   help="TensorRT engine and timing cache folder, created when needed; built engines are reused "
+                        "by later runs (default: ~/.cache/livepose/tensorrt)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -199,12 +208,15 @@ def build_parser() -> argparse.ArgumentParser:
     g2.add_argument("--realtime", action="store_true",
                     help="play a file at its frame rate as a live source (newest frame only, drops counted)")
     g2.add_argument("--max-frames", type=_positive_int, metavar="N", help="stop after N frames")
+    g2.add_argument("--batch", type=_positive_int, default=1, metavar="N",
+                    help="file sources: run the network on N consecutive frames at once (default 1); mostly "
+                         "useful on a GPU, the results are the same; live sources always run one frame at a time")
     g2.add_argument("--quiet", "-q", action="store_true", help="no progress, no summary; errors only")
     _add_model_options(p_run)
     return parser
 
 
-def _estimator(args: argparse.Namespace):
+def _estimator(args: argparse.Namespace, warm_up: bool = True):
     from livepose.card import load_card
     from livepose.estimator import PoseEstimator
 
@@ -214,7 +226,8 @@ def _estimator(args: argparse.Namespace):
         config = config.with_(upsample=args.upsample)
     providers = [p.strip() for p in args.providers.split(",") if p.strip()] if args.providers else None
     return PoseEstimator(card, size=args.size, decode=config, providers=providers, threads=args.threads,
-                         backend=args.backend, precision=args.precision)
+                         backend=args.backend, precision=args.precision, allow_fallback=args.allow_fallback,
+                         trt_cache=args.trt_cache, warm_up=warm_up)
 
 
 def _prepare_folder(path: Path) -> None:
@@ -418,15 +431,22 @@ def cmd_run(args: argparse.Namespace) -> int:
                          on_event=None if args.quiet else (lambda msg: print(f"warning: {msg}", file=sys.stderr)))
     try:
         sinks, display = _build_sinks(args, source.name)
-        est = _estimator(args)
+        est = _estimator(args, warm_up=False)  # the stream warms up at the source's size and batch
+        batch = args.batch
+        if source.is_live and batch > 1:
+            if not args.quiet:
+                print(f"warning: --batch {batch} ignored: a live source runs one frame at a time (lowest latency)",
+                      file=sys.stderr)
+            batch = 1
         if not args.quiet:
-            print(f"network: {est.describe()}", file=sys.stderr, flush=True)
+            print(f"network: {est.describe()}" + (f", batch {batch}" if batch > 1 else ""), file=sys.stderr,
+                  flush=True)
         tracker = None if args.no_track else make_tracker(est.card.parts, args.smoother)
     except BaseException:
         source.close()
         raise
     summary = run_video(source, est, sinks, display=display, max_frames=args.max_frames, quiet=args.quiet,
-                        tracker=tracker)
+                        tracker=tracker, batch=batch)
     if not args.quiet:
         print(summary.line(), flush=True)
         for sink in sinks:
