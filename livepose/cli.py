@@ -301,6 +301,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     est = _estimator(args)
     if not args.quiet:
         print(f"network: {est.describe()}", file=sys.stderr, flush=True)
+        _warn_fallback(est)
     with tqdm(total=total, unit="img", disable=True if args.quiet else None, file=sys.stderr) as bar:
         report, results = evaluate(est, args.annotations, args.images,
                                    on_image=lambda name, n, ms: bar.update(1))
@@ -392,6 +393,14 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _warn_fallback(est) -> None:
+    """Say so when a GPU provider did not load and the run goes on without it."""
+    fallback = getattr(est.network, "fallback_warning", None)
+    line = fallback() if fallback is not None else None
+    if line:
+        _warn(line)
+
+
 def _stream_sinks(args: argparse.Namespace) -> list:
     """The streaming outputs asked for: WebSocket server (+ viewer), OSC, UDP JSON."""
     out = []
@@ -441,6 +450,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"network: {est.describe()}" + (f", batch {batch}" if batch > 1 else ""), file=sys.stderr,
                   flush=True)
+            _warn_fallback(est)
         tracker = None if args.no_track else make_tracker(est.card.parts, args.smoother)
     except BaseException:
         source.close()

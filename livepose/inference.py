@@ -316,9 +316,10 @@ class Network(BaseNetwork):
     """One ONNX Runtime session for one model card.
 
     ``providers``: execution providers in order (None: the preferred ones this build has, see
-    :func:`choose_providers`).  A requested provider that did not load is an error naming it
-    unless ``allow_fallback`` (then ``fallback`` lists it and :meth:`describe` says so); in the
-    automatic order TensorRT may be missing.  ``precision``: that of the card's model file (fp16
+    :func:`choose_providers`).  A provider given in ``providers`` that did not load is an error
+    naming it unless ``allow_fallback``; in the automatic order (``providers`` None) a GPU provider
+    that does not load is passed over.  Either way ``fallback`` lists what did not load and
+    :meth:`describe` says so.  ``precision``: that of the card's model file (fp16
     also turns on TensorRT's fp16 kernels).  ``trt_cache``: TensorRT's engine and timing cache
     folder (default :func:`default_trt_cache`, created when TensorRT is used).  ``io_binding``:
     run the video pipeline through ONNX Runtime's I/O binding (:class:`BoundRunner`); None: on
@@ -345,7 +346,9 @@ class Network(BaseNetwork):
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         self._options = options
         self.precision = precision or card.precision
-        self.allow_fallback = allow_fallback
+        # the automatic order (no --providers) never fails for a GPU provider that does not load: it
+        # continues on the next one and the start line says so; a list the user gave is strict
+        self.allow_fallback = allow_fallback or not providers
         self.trt_cache = Path(trt_cache).expanduser() if trt_cache is not None else default_trt_cache()
         self.providers_requested = choose_providers(providers)
         self._optional = AUTO_OPTIONAL if not providers else ()
@@ -426,6 +429,16 @@ class Network(BaseNetwork):
             return
         self._profile = profile
         self._open_session()
+
+    def fallback_warning(self) -> str | None:
+        """One line for the user when a GPU provider did not load and the run goes on without it
+        (automatic order, or --allow-fallback): which one, the likely cause and the fix."""
+        if not self.fallback:
+            return None
+        name = self.fallback[0]
+        cause, fix = _LOAD_FAILURE.get(name, ("its libraries could not be loaded", "check its installation"))
+        on = short_provider(self.providers[0]) if self.providers else "CPU"
+        return f"{name} could not be loaded ({cause}); running on {on}. To use it: {fix}"
 
     def describe(self) -> str:
         """e.g. 'onnxruntime TensorRT, CUDA, CPU fp16' or 'onnxruntime CPU fp32 (fallback: CUDA did not load)'."""

@@ -148,14 +148,23 @@ def test_auto_takes_cuda_when_tensorrt_does_not_load(card, monkeypatch, tmp_path
     assert asked[0][1]["trt_engine_cache_path"] == str(tmp_path / "trt") and (tmp_path / "trt").is_dir()
 
 
-def test_cuda_that_does_not_load_is_an_error_unless_allowed(card, monkeypatch, tmp_path):
+def test_cuda_named_that_does_not_load_is_an_error_unless_allowed(card, monkeypatch, tmp_path):
     FakeOrt(monkeypatch, ALL_GPU, loaded=[CPU])
     with pytest.raises(BackendError, match="^CUDAExecutionProvider requested but could not be loaded"):
-        Network(card, trt_cache=tmp_path)
-    net = Network(card, trt_cache=tmp_path, allow_fallback=True)
+        Network(card, providers=[CUDA, CPU], trt_cache=tmp_path)
+    net = Network(card, providers=[CUDA, CPU], trt_cache=tmp_path, allow_fallback=True)
     assert net.providers == [CPU] and net.fallback == [CUDA]
     assert net.describe() == "onnxruntime CPU fp32 (fallback: CUDA did not load)"
     assert not net.io_binding and net.runner(4) is net
+
+
+def test_automatic_order_falls_back_with_a_warning(card, monkeypatch, tmp_path):
+    FakeOrt(monkeypatch, ALL_GPU, loaded=[CPU])
+    net = Network(card, trt_cache=tmp_path)  # no providers named: never fails, says why
+    assert net.providers == [CPU] and net.fallback == [CUDA]
+    warning = net.fallback_warning()
+    assert warning.startswith("CUDAExecutionProvider could not be loaded (") and "running on CPU" in warning
+    assert "pip install 'onnxruntime-gpu[cuda,cudnn]'" in warning
 
 
 def test_gpu_provider_failing_to_start_is_an_error_unless_allowed(card, monkeypatch, tmp_path):
@@ -211,13 +220,16 @@ def test_cli_reports_the_fallback_in_its_start_line(monkeypatch, tmp_path, capsy
     FakeOrt(monkeypatch, ALL_GPU, loaded=[CPU])
     clip_args = ["run", CLIP, "--jsonl", tmp_path / "a.jsonl", "--max-frames", "2", "--threads", "2",
                  "--trt-cache", tmp_path / "trt"]
-    code, _, err = _run(capsys, *clip_args)
+    named = ["--providers", "CUDAExecutionProvider,CPUExecutionProvider"]
+    code, _, err = _run(capsys, *clip_args, *named)
     assert code == 3
     assert "error: CUDAExecutionProvider requested but could not be loaded" in _error_line(err)
-    code, _, err = _run(capsys, *clip_args, "--allow-fallback")
-    assert code == 0, err
-    assert "network: mobilenet_thin on onnxruntime CPU fp32 (fallback: CUDA did not load), input -1x368" in err
-    assert len((tmp_path / "a.jsonl").read_text().splitlines()) == 2
+    for extra in (named + ["--allow-fallback"], []):  # allowed, or the automatic order
+        code, _, err = _run(capsys, *clip_args, *extra)
+        assert code == 0, err
+        assert "network: mobilenet_thin on onnxruntime CPU fp32 (fallback: CUDA did not load), input -1x368" in err
+        assert "warning: CUDAExecutionProvider could not be loaded" in err
+        assert len((tmp_path / "a.jsonl").read_text().splitlines()) == 2
 
 
 # -- I/O binding ----------------------------------------------------------------------------
