@@ -51,9 +51,6 @@ def _positive_int(text: str) -> int:
     return value
 
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-
-
 def _endpoint(text: str) -> tuple[str, int, bool]:
     """'[HOST:]PORT' -> (host, port, host_given); IPv6 hosts in brackets: [::1]:8765."""
     host, given = "127.0.0.1", False
@@ -409,9 +406,6 @@ def _stream_sinks(args: argparse.Namespace) -> list:
 
         host, port, _ = args.ws
         token = args.ws_token or os.environ.get("LIVEPOSE_WS_TOKEN") or None
-        if host not in LOOPBACK_HOSTS:
-            _warn(f"the WebSocket server on {host}:{port} accepts connections from other machines"
-                  + ("" if token else "; consider --ws-token"))
         out.append(WebSocketSink(host, port, token=token, frames_width=args.ws_frames,
                                  announce=None if args.quiet else _say, warn=_warn))
     elif args.ws_frames is not None or args.ws_token:
