@@ -8,8 +8,9 @@ machine hits both alike):
 
 * without streaming: the pipeline with a JSON Lines output;
 * with streaming: the same plus the WebSocket server, and ``--clients`` clients connected
-  from another process before the first frame: one of them never reads (its TCP window
-  fills, its messages are dropped), the others read everything;
+  from another process before the first frame: one of them asks for the JPEG pictures too
+  (``--ws-frames`` width, 640 by default; 0: none) and then never reads (its TCP window
+  fills, then its messages are dropped), the others read the JSON messages;
   with ``--osc-udp`` an OSC and a UDP-JSON output to receivers in that process as well.
 
 Prints frames per second of both, their ratio (the bar: at least 0.95), and for the reading
@@ -56,6 +57,7 @@ async def _staller(url: str, stop: asyncio.Event) -> None:
     # max_queue=1: the library stops reading the socket once one message waits, so the TCP
     # window fills and the server sees a client that does not read
     async with connect(url, max_queue=1, max_size=None) as ws:
+        await ws.send(json.dumps({"type": "frames", "on": True}))  # the heaviest client: JPEG too
         await stop.wait()
         ws.transport.abort()
 
@@ -93,7 +95,8 @@ def clients_process(url: str, n: int) -> None:
 
 
 # -- the pipeline's process --------------------------------------------------------------------
-def one_pass(estimator, video: Path, frames: int, out: Path, clients: int, stream: bool, osc_udp: bool) -> dict:
+def one_pass(estimator, video: Path, frames: int, out: Path, clients: int, stream: bool, osc_udp: bool,
+             ws_frames: int) -> dict:
     from livepose import sinks as S
     from livepose.capture import open_source
     from livepose.pipeline import PoseStream, SinkRunner, make_tracker
@@ -106,7 +109,7 @@ def one_pass(estimator, video: Path, frames: int, out: Path, clients: int, strea
     if stream:
         from livepose.sinks.websocket import WebSocketSink
 
-        ws = WebSocketSink("127.0.0.1", 0, client_buffer=32)
+        ws = WebSocketSink("127.0.0.1", 0, client_buffer=32, frames_width=ws_frames or None)
         outputs.append(ws)
         if osc_udp:
             from livepose.sinks.osc import OscSink
@@ -127,7 +130,7 @@ def one_pass(estimator, video: Path, frames: int, out: Path, clients: int, strea
                                     stdout=subprocess.PIPE, text=True)
             assert proc.stdout.readline().strip() == "connected"
             deadline = time.monotonic() + 30
-            while ws.clients_connected < clients and time.monotonic() < deadline:
+            while ws.clients < clients and time.monotonic() < deadline:
                 time.sleep(0.05)
         t0 = time.perf_counter()
         done = 0
@@ -164,6 +167,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--clients", type=int, default=10)
     ap.add_argument("--osc-udp", action="store_true", help="also stream OSC and UDP JSON")
+    ap.add_argument("--ws-frames", type=int, default=640, help="JPEG width for the stalled client (0: none)")
     ap.add_argument("--client-mode", metavar="URL", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.client_mode:
@@ -184,7 +188,8 @@ def main() -> int:
         for run in range(args.runs):
             order = (False, True) if run % 2 == 0 else (True, False)
             for stream in order:
-                r = one_pass(estimator, video, args.frames, Path(tmp), args.clients, stream, args.osc_udp)
+                r = one_pass(estimator, video, args.frames, Path(tmp), args.clients, stream, args.osc_udp,
+                             args.ws_frames)
                 (streamed if stream else plain).append(r)
                 if stream:
                     complete = r["readers_complete"] == r["readers"] == args.clients - 1
