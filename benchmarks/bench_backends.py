@@ -6,7 +6,7 @@ end-to-end FPS, AP.
     python benchmarks/bench_backends.py --ap --track    # and tracking (MOTA, IDF1) on the Bonn frames
 
 For each backend and precision available here (ONNX Runtime fp32 always; OpenVINO fp32, and bf16
-when the CPU has BF16; int8 on both when the card has an int8 sibling, made by
+when the CPU has BF16; int8 on both when the card has an int8 sibling NAME.int8.json, made by
 tools/quantize_int8.py):
 
 * network alone: median ms per frame on a real photo letterboxed to 496x368 (a 640x480 frame at
@@ -48,10 +48,10 @@ PHOTO = REPO / "examples" / "000000196141.jpg"
 
 
 def configurations(card) -> list[tuple[str, str]]:
-    from livepose.card import load_variant
+    from livepose.card import sibling_card_path
     from livepose.inference import openvino_available, openvino_cpu_capabilities
 
-    has_int8 = load_variant(card, "int8") is not None
+    has_int8 = sibling_card_path(card, "int8").is_file()
     configs = [("onnxruntime", "fp32")] + ([("onnxruntime", "int8")] if has_int8 else [])
     if openvino_available():
         configs.append(("openvino", "fp32"))
@@ -64,7 +64,8 @@ def configurations(card) -> list[tuple[str, str]]:
     else:
         print("openvino: skipped (not installed: pip install -e .[openvino])")
     if not has_int8:
-        print(f"int8: skipped (no int8 model beside {card.card_path.name}: python tools/quantize_int8.py)")
+        print(f"int8: skipped (no {sibling_card_path(card, 'int8').name} beside {card.card_path.name}: "
+              "python tools/quantize_int8.py)")
     return configs
 
 

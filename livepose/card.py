@@ -18,8 +18,8 @@ import numpy as np
 from livepose.errors import ModelError
 
 DEFAULT_CARD_NAME = "mobilenet_thin.json"
-# What a card's optional "precision" field may say about its model's arithmetic (default fp32).
-CARD_PRECISIONS = ("fp32", "int8")
+# Weight precisions a card may declare (field 'precision', default fp32)
+CARD_PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 
 
 def bundled_models_dir() -> Path:
@@ -67,7 +67,7 @@ class ModelCard:
     input: InputSpec
     heatmaps: MapSpec
     pafs: MapSpec
-    precision: str = "fp32"  # the model's arithmetic: "int8" for a quantized (QDQ) model
+    precision: str = "fp32"  # of the model file's weights (a converted sibling says e.g. "fp16")
 
     @property
     def num_parts(self) -> int:
@@ -215,12 +215,11 @@ def load_card(card_path: str | Path | None = None, model_path: str | Path | None
     if heat.output == paf.output and heat.layout != paf.layout:
         raise ModelError(f"{where}: fields 'heatmaps.layout' and 'pafs.layout' differ on the same output")
 
+    model_file = Path(model_path) if model_path is not None else card_path.parent / _field(data, "model", where, str)
+    sha = data.get("sha256")
     precision = data.get("precision", "fp32")
     if precision not in CARD_PRECISIONS:
         raise ModelError(f"{where}: field 'precision' must be one of {', '.join(CARD_PRECISIONS)}, got {precision!r}")
-
-    model_file = Path(model_path) if model_path is not None else card_path.parent / _field(data, "model", where, str)
-    sha = data.get("sha256")
     return ModelCard(
         name=name,
         model_path=model_file,
@@ -237,23 +236,7 @@ def load_card(card_path: str | Path | None = None, model_path: str | Path | None
     )
 
 
-def variant_card_path(card: ModelCard, precision: str) -> Path:
-    """Where the ``precision`` variant of ``card`` is looked for: ``<card stem>_<precision>.json``
-    beside it (tools/quantize_int8.py writes the int8 one there)."""
-    return card.card_path.with_name(f"{card.card_path.stem}_{precision}.json")
-
-
-def load_variant(card: ModelCard, precision: str) -> ModelCard | None:
-    """The card of ``card``'s ``precision`` variant (``card`` itself when it is one), or None when
-    there is none.  A variant card that exists is loaded and checked like any card, and must say
-    that precision."""
-    if card.precision == precision:
-        return card
-    path = variant_card_path(card, precision)
-    if not path.is_file():
-        return None
-    variant = load_card(path)
-    if variant.precision != precision:
-        raise ModelError(f"{path}: field 'precision' is {variant.precision!r}, expected {precision!r} for the "
-                         f"{precision} variant of {card.card_path.name}")
-    return variant
+def sibling_card_path(card: ModelCard, precision: str) -> Path:
+    """Where the card of ``card``'s model converted to ``precision`` lives: beside it, named
+    ``<card stem>.<precision>.json`` (what ``tools/convert_fp16.py`` writes)."""
+    return card.card_path.with_name(f"{card.card_path.stem}.{precision}.json")

@@ -5,8 +5,8 @@ Exit codes (also in the README):
   1  a run-time problem that is not about inputs, model or outputs (e.g. an optional
      dependency missing, out of memory)
   2  bad usage, or an input that could not be read (other inputs were still processed)
-  3  the model or its card is missing, corrupt or inconsistent, or a --backend/--precision asked
-     for by name is not installed or not supported by this CPU
+  3  the model or its card is missing, corrupt or inconsistent, or a --backend/--precision/--providers
+     asked for by name is not installed, did not load or is not supported here
   4  an output could not be written
   130 interrupted (Ctrl-C); outputs finished so far are complete
 """
@@ -51,6 +51,29 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _endpoint(text: str) -> tuple[str, int, bool]:
+    """'[HOST:]PORT' -> (host, port, host_given); IPv6 hosts in brackets: [::1]:8765."""
+    host, given = "127.0.0.1", False
+    port_text = text
+    if text.startswith("["):
+        close = text.find("]")
+        if close < 0 or not text[close + 1:].startswith(":"):
+            raise argparse.ArgumentTypeError(f"expected [IPV6]:PORT, got {text!r}")
+        host, port_text, given = text[1:close], text[close + 2:], True
+    elif ":" in text:
+        host, port_text = text.rsplit(":", 1)
+        given = True
+        if not host:
+            raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected [HOST:]PORT with a port number, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0 to 65535, got {port}")
+    return host, port, given
+
+
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model and decoding")
     g.add_argument("--model", type=Path, metavar="ONNX",
@@ -63,17 +86,26 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--upsample", type=_positive_int, metavar="F",
                    help="enlarge heatmaps and PAFs F times before decoding (default 1)")
     g.add_argument("--providers", metavar="LIST",
-                   help="ONNX Runtime execution providers in order, comma separated "
-                        "(default: CUDA if available, then CPU)")
+                   help="ONNX Runtime execution providers in order, comma separated, e.g. "
+                        "CUDAExecutionProvider,CPUExecutionProvider (default: TensorRT if its libraries load, "
+                        "then CUDA, then CPU, as this ONNX Runtime build has them)")
+    g.add_argument("--allow-fallback", action="store_true",
+                   help="when a requested GPU provider cannot be loaded, continue on what did load (the start "
+                        "line says so) instead of stopping with an error")
     g.add_argument("--threads", type=_positive_int, metavar="N", help="inference threads (default: all cores)")
     g.add_argument("--backend", choices=("auto", "onnxruntime", "openvino"), default="auto",
                    help="inference engine: ONNX Runtime, or OpenVINO's runtime (pip install -e .[openvino]); "
                         "auto (default): ONNX Runtime with CUDA if available, else OpenVINO if installed, "
                         "else ONNX Runtime's CPU provider")
-    g.add_argument("--precision", choices=("auto", "fp32", "bf16", "int8"), default="auto",
-                   help="arithmetic precision: bf16 needs --backend openvino and a CPU with BF16; int8 runs the "
-                        "card's int8 variant (<card>_int8.json beside it, made by tools/quantize_int8.py); auto "
-                        "(default) picks the fastest precision whose measured COCO AP is within 0.01 of fp32")
+    g.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16", "int8"), default="auto",
+                   help="arithmetic precision: fp16 runs the card's fp16 model (made by tools/convert_fp16.py; "
+                        "meant for CUDA/TensorRT, where it also turns on TensorRT's fp16 kernels); bf16 needs "
+                        "--backend openvino and a CPU with BF16; int8 runs the card's int8 model (NAME.int8.json "
+                        "beside it, made by tools/quantize_int8.py; either backend); auto (default) picks the "
+                        "fastest precision whose measured AP is within 0.01 of fp32")
+    g.add_argument("--trt-cache", type=Path, metavar="DIR",
+                   help="TensorRT engine and timing cache folder, created when needed; built engines are reused "
+                        "by later runs (default: ~/.cache/livepose/tensorrt)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,6 +183,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="long-form CSV: frame, time, person, keypoint, x, y, conf")
     g.add_argument("--display", action="store_true", help="show the overlay window (default when no other output)")
     g.add_argument("--no-display", action="store_true", help="never open a window")
+    gs = p_run.add_argument_group(
+        "streaming to other programs (docs/streaming.md; never slows the run: slow receivers lose frames)")
+    gs.add_argument("--ws", type=_endpoint, metavar="[HOST:]PORT",
+                    help="WebSocket server with JSON per frame at ws://HOST:PORT/ws and a live viewer page at "
+                         "http://HOST:PORT/ (host default 127.0.0.1; another host is reachable from other machines)")
+    gs.add_argument("--ws-token", metavar="TOKEN",
+                    help="WebSocket clients must give ?token=TOKEN (default: $LIVEPOSE_WS_TOKEN; none)")
+    gs.add_argument("--ws-frames", type=_positive_int, nargs="?", const=640, metavar="WIDTH",
+                    help="also send the picture as JPEG, scaled to WIDTH pixels (default 640), to clients that ask")
+    gs.add_argument("--osc", type=_endpoint, metavar="HOST:PORT",
+                    help="send OSC bundles over UDP, one per frame (TouchDesigner, Max, Blender, Unity)")
+    gs.add_argument("--osc-mode", choices=("both", "keypoints", "arrays"), default="both",
+                    help="OSC messages per person: one per keypoint, one array, or both (default)")
+    gs.add_argument("--udp", type=_endpoint, metavar="HOST:PORT",
+                    help="send one JSON datagram per frame over UDP (split by person when large)")
     g3 = p_run.add_argument_group("tracking")
     g3.add_argument("--no-track", action="store_true", help="no person ids, no smoothing (raw poses per frame)")
     g3.add_argument("--smoother", choices=("kalman", "one_euro", "none"), default="kalman",
@@ -159,12 +206,15 @@ def build_parser() -> argparse.ArgumentParser:
     g2.add_argument("--realtime", action="store_true",
                     help="play a file at its frame rate as a live source (newest frame only, drops counted)")
     g2.add_argument("--max-frames", type=_positive_int, metavar="N", help="stop after N frames")
+    g2.add_argument("--batch", type=_positive_int, default=1, metavar="N",
+                    help="file sources: run the network on N consecutive frames at once (default 1); mostly "
+                         "useful on a GPU, the results are the same; live sources always run one frame at a time")
     g2.add_argument("--quiet", "-q", action="store_true", help="no progress, no summary; errors only")
     _add_model_options(p_run)
     return parser
 
 
-def _estimator(args: argparse.Namespace):
+def _estimator(args: argparse.Namespace, warm_up: bool = True):
     from livepose.card import load_card
     from livepose.estimator import PoseEstimator
 
@@ -174,20 +224,14 @@ def _estimator(args: argparse.Namespace):
         config = config.with_(upsample=args.upsample)
     providers = [p.strip() for p in args.providers.split(",") if p.strip()] if args.providers else None
     return PoseEstimator(card, size=args.size, decode=config, providers=providers, threads=args.threads,
-                         backend=args.backend, precision=args.precision)
+                         backend=args.backend, precision=args.precision, allow_fallback=args.allow_fallback,
+                         trt_cache=args.trt_cache, warm_up=warm_up)
 
 
-def _ensure_dir(path: Path) -> None:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot create output folder ({exc.strerror or exc})") from None
-    probe = path / ".livepose-write-test"
-    try:
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise OutputError(f"{path}: output folder is not writable ({exc.strerror or exc})") from None
+def _prepare_folder(path: Path) -> None:
+    from livepose.sinks.files import prepare_folder  # imported late: `livepose --help` stays fast
+
+    prepare_folder(path)
 
 
 def _write_image(path: Path, image) -> None:
@@ -212,7 +256,7 @@ def cmd_image(args: argparse.Namespace) -> int:
     paths = list_images(args.inputs)
     if not paths:
         raise InputError(f"{', '.join(args.inputs)}: no images found")
-    _ensure_dir(args.out)
+    _prepare_folder(args.out)
     est = _estimator(args)
     failed = 0
     for path in paths:
@@ -250,11 +294,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         results_path = args.json.with_suffix(".results.json")
     for out in (args.json, results_path):
         if out is not None:
-            _ensure_dir(out.parent if str(out.parent) else Path("."))
+            _prepare_folder(out.parent if str(out.parent) else Path("."))
     total = len(load_coco_keypoints(args.annotations)["images"])
     est = _estimator(args)
     if not args.quiet:
         print(f"network: {est.describe()}", file=sys.stderr, flush=True)
+        _warn_fallback(est)
     with tqdm(total=total, unit="img", disable=True if args.quiet else None, file=sys.stderr) as bar:
         report, results = evaluate(est, args.annotations, args.images,
                                    on_image=lambda name, n, ms: bar.update(1))
@@ -281,7 +326,7 @@ def cmd_eval_track(args: argparse.Namespace) -> int:
 
     require_motmetrics()
     if args.json is not None:
-        _ensure_dir(args.json.parent if str(args.json.parent) else Path("."))
+        _prepare_folder(args.json.parent if str(args.json.parent) else Path("."))
     total = len(load_posetrack(args.annotations)["images"])
     est = _estimator(args)
     with tqdm(total=total, unit="frame", disable=True if args.quiet else None, file=sys.stderr) as bar:
@@ -331,10 +376,55 @@ def _build_sinks(args: argparse.Namespace, name: str):
         files.append(S.CocoSink(args.coco))
     if args.csv:
         files.append(S.CsvSink(args.csv))
+    files.extend(_stream_sinks(args))
     show = args.display or (not files and not args.no_display)
     if not files and not show:
         raise InputError("nothing to do: --no-display and no output option (see livepose run --help)")
     return files, (S.DisplaySink() if show else None)
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _warn_fallback(est) -> None:
+    """Say so when a GPU provider did not load and the run goes on without it."""
+    fallback = getattr(est.network, "fallback_warning", None)
+    line = fallback() if fallback is not None else None
+    if line:
+        _warn(line)
+
+
+def _stream_sinks(args: argparse.Namespace) -> list:
+    """The streaming outputs asked for: WebSocket server (+ viewer), OSC, UDP JSON."""
+    out = []
+    if args.ws is not None:
+        from livepose.sinks.websocket import WebSocketSink
+
+        host, port, _ = args.ws
+        token = args.ws_token or os.environ.get("LIVEPOSE_WS_TOKEN") or None
+        out.append(WebSocketSink(host, port, token=token, frames_width=args.ws_frames,
+                                 announce=None if args.quiet else _say, warn=_warn))
+    elif args.ws_frames is not None or args.ws_token:
+        raise InputError("--ws-frames and --ws-token need --ws [HOST:]PORT")
+    for option, target in (("--osc", args.osc), ("--udp", args.udp)):
+        if target is not None and target[1] == 0:
+            raise InputError(f"{option}: the receiver's port must be 1 to 65535, got 0")
+    if args.osc is not None:
+        from livepose.sinks.osc import OscSink
+
+        host, port, _ = args.osc
+        out.append(OscSink(host, port, mode=args.osc_mode, warn=_warn))
+    if args.udp is not None:
+        from livepose.sinks.udp import UdpSink
+
+        host, port, _ = args.udp
+        out.append(UdpSink(host, port, warn=_warn))
+    return out
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -345,17 +435,29 @@ def cmd_run(args: argparse.Namespace) -> int:
                          on_event=None if args.quiet else (lambda msg: print(f"warning: {msg}", file=sys.stderr)))
     try:
         sinks, display = _build_sinks(args, source.name)
-        est = _estimator(args)
+        est = _estimator(args, warm_up=False)  # the stream warms up at the source's size and batch
+        batch = args.batch
+        if source.is_live and batch > 1:
+            if not args.quiet:
+                print(f"warning: --batch {batch} ignored: a live source runs one frame at a time (lowest latency)",
+                      file=sys.stderr)
+            batch = 1
         if not args.quiet:
-            print(f"network: {est.describe()}", file=sys.stderr, flush=True)
+            print(f"network: {est.describe()}" + (f", batch {batch}" if batch > 1 else ""), file=sys.stderr,
+                  flush=True)
+            _warn_fallback(est)
         tracker = None if args.no_track else make_tracker(est.card.parts, args.smoother)
     except BaseException:
         source.close()
         raise
     summary = run_video(source, est, sinks, display=display, max_frames=args.max_frames, quiet=args.quiet,
-                        tracker=tracker)
+                        tracker=tracker, batch=batch)
     if not args.quiet:
         print(summary.line(), flush=True)
+        for sink in sinks:
+            line = sink.summary()
+            if line:
+                print(line, flush=True)
     if summary.stopped_early:
         print(f"error: {summary.stopped_early}; outputs hold the {summary.frames} frames read", file=sys.stderr)
         return EXIT_INPUT

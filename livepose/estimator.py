@@ -46,19 +46,24 @@ class PoseEstimator:
         threads: int | None = None,
         backend: str = "auto",
         precision: str = "auto",
+        allow_fallback: bool = False,
+        trt_cache: str | Path | None = None,
+        io_binding: bool | None = None,
         warm_up: bool = True,
     ):
         self.card = card if card is not None else load_card(model_path=model)
         self.network = make_network(self.card, backend=backend, precision=precision, providers=providers,
-                                    threads=threads)
-        self.card = self.network.card  # the int8 variant's card when precision int8 chose it
+                                    threads=threads, allow_fallback=allow_fallback, trt_cache=trt_cache,
+                                    io_binding=io_binding)
+        self.card = self.network.card  # e.g. the fp16 sibling card for precision fp16 (same parts and limbs)
         self.preprocess = Preprocessor(self.card.input, size)
         self.decoder = Decoder(Skeleton.from_card(self.card), decode)
         if warm_up:
             self.warm_up()
 
     def describe(self) -> str:
-        """One line for the user, e.g. 'mobilenet_thin on openvino CPU fp32, input -1x368'."""
+        """One line for the user, e.g. 'mobilenet_thin on openvino CPU fp32, input -1x368' or
+        'mobilenet_thin on onnxruntime CUDA, CPU fp16, input -1x368'."""
         w, h = self.preprocess.size
         return f"{self.card.name} on {self.network.describe()}, input {w}x{h}"
 

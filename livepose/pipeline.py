@@ -11,7 +11,11 @@ Threads (each stage is the module named beside it):
   backpressure, so no frame is ever dropped.  A live source has its own reader thread
   that keeps only the newest frame; inference takes from it directly, so no frame waits
   behind another (lowest latency).
-* inference (:mod:`livepose.inference`): ONNX Runtime, which releases the GIL.
+* inference (:mod:`livepose.inference`): ONNX Runtime, which releases the GIL.  For a file
+  source with ``batch`` > 1 it takes up to that many consecutive letterboxed frames of the
+  same size and runs them as one network call, then hands each frame's maps on in order.  On
+  CUDA/TensorRT it runs through I/O binding into a ring of output buffers sized so that no
+  frame still queued for decoding is overwritten.
 * decoding (:mod:`livepose.decode`, Numba, GIL released) and, once it exists, tracking:
   one stateful thread, results in frame order.
 * the consumer (your loop, or :class:`SinkRunner`'s worker threads for outputs).
@@ -101,16 +105,23 @@ class PoseStream:
     than this fraction of the frame interval, it is skipped (counted in :attr:`skipped`) and
     the next frame, fresh from the camera, is taken instead.  Lower means less latency and
     a little less throughput; 1 never skips.
+    ``batch``: file sources: frames per network call (consecutive frames of the same size; the
+    last batch may be smaller).  Results are the same as one frame at a time, in frame order;
+    a result's ``inference`` timing is its share of the batch's time.  Live sources always run
+    one frame at a time (``batch`` is then 1).
     """
 
     def __init__(self, source, estimator: PoseEstimator, *, prefetch: int = 3, queue_size: int = 4,
-                 max_frames: int | None = None, max_age: float = 0.5, tracker=None):
+                 max_frames: int | None = None, max_age: float = 0.5, tracker=None, batch: int = 1):
+        if batch < 1:
+            raise ValueError(f"batch must be at least 1, got {batch}")
         self.source = source
         self.tracker = tracker
         self.max_frames = max_frames
         self.max_age = max_age
         self.skipped = 0
         self.estimator = estimator
+        self.batch = 1 if source.is_live else batch
         self.info = StreamInfo(
             source=getattr(source, "name", "source"),
             size=tuple(source.size),
@@ -122,13 +133,18 @@ class PoseStream:
             limbs=estimator.card.limbs,
         )
         self._stages = _Stages()
-        prefetch = max(1, prefetch)
+        prefetch = max(1, prefetch, self.batch)  # read at least a batch ahead
         self._prepared: queue.Queue = queue.Queue(maxsize=1 if source.is_live else prefetch)
         self._net: queue.Queue = queue.Queue(maxsize=2)
         self._results: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
-        # a ring of letterbox buffers: one per queued item, plus the one being filled and the one in use
+        # a ring of letterbox buffers: one per queued item, plus the one being filled and the
+        # ones inference holds (the batch being gathered)
         size = self.estimator.preprocess.size
-        self._preprocessors = [Preprocessor(estimator.card.input, size) for _ in range(prefetch + 2)]
+        self._preprocessors = [Preprocessor(estimator.card.input, size) for _ in range(prefetch + 1 + self.batch)]
+        # network outputs stay valid while their frames wait for decoding: one set being decoded,
+        # one per queued frame and the one being written (a batch's frames share one set)
+        self._runner = None
+        self._batch_input: np.ndarray | None = None
         self._decoder = Decoder(estimator.decoder.skeleton, estimator.decoder.config)
         self._threads: list[threading.Thread] = []
         self._started = False
@@ -139,8 +155,22 @@ class PoseStream:
         if self._started:
             return self
         self._started = True
-        # warm up at this stream's input size so the first frame pays no allocation or compile cost
-        self.estimator.warm_up(self.info.size)
+        # warm up at this stream's input size (and batch) so the first frame pays no allocation,
+        # compile or engine-build cost
+        try:
+            net = self.estimator.network
+            box = self.estimator.preprocess.plan(self.info.size)
+            from livepose.capture import ImageSequenceSource
+
+            if not isinstance(self.source, ImageSequenceSource):  # an image folder may change size
+                net.prepare(box.net_size, self.batch)
+            self._runner = net.runner(ring=self._net.maxsize + 2)
+            self.estimator.warm_up(self.info.size)  # the decoder, and the network at batch 1
+            if self.batch > 1:  # the other end of the batch sizes this stream runs
+                self._runner.run_raw(np.zeros(net.input_shape(box.net_size, self.batch), np.float32))
+        except BaseException:
+            self._stages.abort.set()  # no stage started: get() ends at once (Ctrl-C during warm-up)
+            raise
         targets = [(self._infer, "livepose-inference"), (self._decode, "livepose-decode")]
         if not self.info.is_live:
             targets.insert(0, (self._capture, "livepose-capture"))
@@ -239,16 +269,46 @@ class PoseStream:
                 return
             yield item
 
+    def _batches(self, items: Iterator[_Prepared]) -> Iterator[list[_Prepared]]:
+        """Consecutive items in groups of up to ``batch`` with the same tensor shape (an image
+        folder may change size); a group is handed on as soon as it is full, or when the input ends."""
+        group: list[_Prepared] = []
+        for item in items:
+            if group and item.tensor.shape != group[0].tensor.shape:
+                yield group
+                group = []
+            group.append(item)
+            if len(group) == self.batch:
+                yield group
+                group = []
+        if group:
+            yield group
+
+    def _stack(self, group: list[_Prepared]) -> np.ndarray:
+        """The group's tensors as one batch (a reused buffer; the network reads it before returning)."""
+        shape = (len(group),) + group[0].tensor.shape[1:]
+        full = (self.batch,) + shape[1:]
+        if self._batch_input is None or self._batch_input.shape != full:
+            self._batch_input = np.empty(full, np.float32)
+        batch = self._batch_input[: len(group)]
+        for i, item in enumerate(group):
+            batch[i] = item.tensor[0]
+        return batch
+
     def _infer(self) -> None:
-        st, net = self._stages, self.estimator.network
+        st, net, runner = self._stages, self.estimator.network, self._runner
         items = self._live_items() if self.info.is_live else self._queued_items()
         try:
-            for item in items:
-                t0 = time.perf_counter()
-                out = net.run(item.tensor, item.box)
-                ms = (time.perf_counter() - t0) * 1e3
-                if not st.put(self._net, (item, out, ms)):
+            for group in self._batches(items):
+                if st.abort.is_set():
                     return
+                t0 = time.perf_counter()
+                tensor = group[0].tensor if len(group) == 1 else self._stack(group)
+                outputs = runner.run_raw(tensor)
+                ms = (time.perf_counter() - t0) * 1e3 / len(group)
+                for i, item in enumerate(group):
+                    if not st.put(self._net, (item, net.outputs_to_maps(outputs, item.box, i), ms)):
+                        return
         finally:
             st.put(self._net, _END)
 
@@ -385,7 +445,7 @@ class RunSummary:
 
 
 def run_video(source, estimator: PoseEstimator, sinks, *, display=None, max_frames: int | None = None,
-              quiet: bool = False, tracker=None) -> RunSummary:
+              quiet: bool = False, tracker=None, batch: int = 1) -> RunSummary:
     """Run a source through the pipeline into ``sinks`` (each on its own thread) and ``display``
     (the overlay window, handed each result straight from this loop for the lowest latency).  Ctrl-C or SIGTERM stops the capture; frames
     already read are finished and written, and every sink is closed valid.  A second Ctrl-C
@@ -394,7 +454,7 @@ def run_video(source, estimator: PoseEstimator, sinks, *, display=None, max_fram
 
     from livepose.progress import Progress
 
-    stream = PoseStream(source, estimator, max_frames=max_frames, tracker=tracker)
+    stream = PoseStream(source, estimator, max_frames=max_frames, tracker=tracker, batch=batch)
     runner = SinkRunner(sinks, stream.info)
     previous = None
     if threading.current_thread() is threading.main_thread():
@@ -457,7 +517,8 @@ def run_video(source, estimator: PoseEstimator, sinks, *, display=None, max_fram
 
 def open_stream(source: str, *, model=None, card=None, size: tuple[int, int] | None = None, rules: str = "openpose",
                 upsample: int | None = None, providers=None, threads: int | None = None,
-                backend: str = "auto", precision: str = "auto", realtime: bool = False, track: bool = True, smoother: str = "kalman") -> PoseStream:
+                backend: str = "auto", precision: str = "auto", realtime: bool = False, track: bool = True,
+                smoother: str = "kalman", batch: int = 1, allow_fallback: bool = False, trt_cache=None) -> PoseStream:
     """The Python API's entry point, with the command line's options::
 
         with livepose.open("match.mp4") as stream:
@@ -472,12 +533,13 @@ def open_stream(source: str, *, model=None, card=None, size: tuple[int, int] | N
     src = open_source(str(source), realtime=realtime)
     try:
         est = PoseEstimator(load_card(card, model), size=size, decode=config, providers=providers,
-                            threads=threads, backend=backend, precision=precision, warm_up=False)
+                            threads=threads, backend=backend, precision=precision, allow_fallback=allow_fallback,
+                            trt_cache=trt_cache, warm_up=False)
         tracker = make_tracker(est.card.parts, smoother) if track else None
     except BaseException:
         src.close()
         raise
-    return PoseStream(src, est, tracker=tracker)
+    return PoseStream(src, est, tracker=tracker, batch=batch)
 
 
 def make_tracker(part_names, smoother: str = "kalman"):

@@ -124,7 +124,7 @@ def test_unwritable_output_folder(tmp_path, capsys):
     blocker.write_text("x")
     code, out, err = run(capsys, "image", PHOTO, "--out", blocker / "res")
     assert code == 4
-    assert "cannot create output folder" in one_error_line(err)
+    assert "cannot create the folder" in one_error_line(err)
 
 
 def test_missing_corrupt_and_mismatched_model(tmp_path, capsys):

@@ -1,5 +1,5 @@
 """Int8 by static quantization: tools/quantize_int8.py end to end, the card's precision field,
-``--precision int8`` (the card's ``<stem>_int8.json`` sibling), and the shipped int8 model against fp32.
+``--precision int8`` (the card's ``NAME.int8.json`` sibling), and the shipped int8 model against fp32.
 
 The tool runs here on the repository's own real photos (tests/data/coco), a few frames only: the
 model it makes is checked for being loadable and described by a valid card, not for accuracy
@@ -18,17 +18,18 @@ import numpy as np
 import pytest
 
 from conftest import COCO_DIR, REPO
-from livepose.card import bundled_models_dir, load_card, load_variant, variant_card_path
+from livepose.card import bundled_models_dir, load_card, sibling_card_path
 from livepose.cli import main
 from livepose.errors import ModelError
-from livepose.inference import (BackendError, file_sha256, make_network, openvino_available, resolve_precision)
+from livepose.inference import (BackendError, file_sha256, make_network, openvino_available, precision_card,
+                                resolve_precision)
 from livepose.preprocess import Preprocessor
 
 TOOL = REPO / "tools" / "quantize_int8.py"
 PHOTO = COCO_DIR / "000000196141.jpg"
 CLEAR = [COCO_DIR / "000000000785.jpg", COCO_DIR / "000000040083.jpg"]  # 1 and 2 people, large and unoccluded
 BUNDLED = bundled_models_dir() / "mobilenet_thin.json"
-BUNDLED_INT8 = variant_card_path(load_card(BUNDLED), "int8")
+BUNDLED_INT8 = sibling_card_path(load_card(BUNDLED), "int8")
 
 needs_bundled_int8 = pytest.mark.skipif(not BUNDLED_INT8.is_file(),
                                         reason=f"no int8 model shipped ({BUNDLED_INT8} absent)")
@@ -62,7 +63,7 @@ def made(tmp_path_factory):
     card = _fp32_card_in(tmp)
     done = _tool("--card", card, "--calibration", COCO_DIR, "--frames", "3", "--quiet")
     assert done.returncode == 0, done.stderr
-    return card, tmp / "net_int8.onnx", tmp / "net_int8.json"
+    return card, tmp / "net.int8.onnx", tmp / "net.int8.json"
 
 
 def test_tool_writes_a_loadable_model_and_a_valid_card(made):
@@ -148,7 +149,7 @@ def test_card_precision_field_is_checked(tmp_path):
     data["model"] = str(bundled_models_dir() / data["model"])
     data["precision"] = "int4"
     (tmp_path / "c.json").write_text(json.dumps(data))
-    with pytest.raises(ModelError, match="field 'precision' must be one of fp32, int8"):
+    with pytest.raises(ModelError, match="field 'precision' must be one of fp32, .*int8"):
         load_card(tmp_path / "c.json")
     assert load_card(BUNDLED).precision == "fp32"
 
@@ -158,15 +159,16 @@ def test_precision_int8_without_an_int8_model_is_one_line_exit_3(tmp_path, capsy
     code = main(["image", str(PHOTO), "--out", str(tmp_path / "out"), "--card", str(card), "--precision", "int8"])
     line = _error_line(capsys.readouterr().err)
     assert code == 3
-    assert f"no int8 model for {card}" in line and "python tools/quantize_int8.py --card" in line
+    assert f"precision int8 needs the int8 model of mobilenet_thin: {tmp_path / 'net.int8.json'} not found" in line
+    assert f"python tools/quantize_int8.py --card {card}" in line
 
 
 def test_a_variant_card_must_say_its_precision(tmp_path):
     card = _fp32_card_in(tmp_path)
     sibling = json.loads(card.read_text())  # an fp32 card where the int8 one should be
-    (tmp_path / "net_int8.json").write_text(json.dumps(sibling))
+    (tmp_path / "net.int8.json").write_text(json.dumps(sibling))
     with pytest.raises(ModelError, match="field 'precision' is 'fp32', expected 'int8'"):
-        load_variant(load_card(card), "int8")
+        precision_card(load_card(card), "int8")
 
 
 def test_auto_picks_int8_only_when_verified(tmp_path, monkeypatch, made):
@@ -181,10 +183,10 @@ def test_auto_picks_int8_only_when_verified(tmp_path, monkeypatch, made):
         assert resolve_precision(backend, "auto", card) == "int8"
         # a card without an int8 sibling stays fp32
         assert resolve_precision(backend, "auto", load_card(_fp32_card_in(tmp_path))) == "fp32"
-    # an int8 card given directly is int8 under auto, and refuses fp32
+    # an int8 card given directly is int8 under auto; asked for fp32 it wants the fp32 card
     assert resolve_precision("onnxruntime", "auto", load_card(int8_card)) == "int8"
-    with pytest.raises(BackendError, match="describes an int8 model"):
-        resolve_precision("onnxruntime", "fp32", load_card(int8_card))
+    with pytest.raises(BackendError, match="precision fp32 needs"):
+        make_network(load_card(int8_card), backend="onnxruntime", precision="fp32")
 
 
 # -- the shipped int8 model against fp32 ----------------------------------------------------------
@@ -206,7 +208,7 @@ BACKENDS = ["onnxruntime"] + (["openvino"] if openvino_available() else [])
 def test_bundled_int8_card_is_valid():
     card = load_card(BUNDLED_INT8)
     assert card.precision == "int8" and file_sha256(card.model_path) == card.sha256
-    assert load_variant(load_card(BUNDLED), "int8").card_path == BUNDLED_INT8
+    assert precision_card(load_card(BUNDLED), "int8").card_path == BUNDLED_INT8
 
 
 @needs_bundled_int8

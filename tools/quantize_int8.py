@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Make an int8 copy of a livepose network by static quantization, calibrated on real frames.
 
-    python tools/quantize_int8.py            # models/mobilenet_thin_int8.onnx + .json, as shipped
+    python tools/quantize_int8.py            # models/mobilenet_thin.int8.onnx + .json, as shipped
     python tools/quantize_int8.py --card other.json --calibration clips/ --calibration photos/ \
         --frames 200 --method percentile --equalize 0.5 --output /tmp/other_int8.onnx
 
@@ -24,7 +24,7 @@ Steps:
    calibration frames by ``--method`` (minmax, entropy or percentile), one frame at a time so
    that frames of different sizes mix and memory stays flat; ``--only`` / ``--keep-fp32``
    (regular expressions on node names) leave the rest of the graph in fp32;
-5. writes the model (default: ``<card stem>_int8.onnx`` beside the card) and its model card
+5. writes the model (default: ``NAME.int8.onnx`` beside ``NAME.json``) and its model card
    (same name, ``.json``): a copy of the source card with the new model file, its sha256,
    ``"precision": "int8"`` and a ``quantization`` object saying how it was made and calibrated.
    ``livepose ... --precision int8`` finds that card beside the fp32 one by its name.
@@ -60,7 +60,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO))
 
-from livepose.card import ModelCard, load_card  # noqa: E402
+from livepose.card import ModelCard, load_card, sibling_card_path  # noqa: E402
 from livepose.errors import InputError, LiveposeError, ModelError  # noqa: E402
 from livepose.images import IMAGE_SUFFIXES, read_image  # noqa: E402
 from livepose.preprocess import Preprocessor, parse_size  # noqa: E402
@@ -238,7 +238,7 @@ def quantize(model: Path, output: Path, reader: FrameReader, method: str, *, pre
         source = model
         if pre_process:
             source = Path(tmp) / "pre.onnx"
-            quant_pre_process(str(model), str(source), skip_symbolic_shape=False)
+            quant_pre_process(str(model), str(source), skip_symbolic_shape=True)  # ONNX shape inference suffices
         if equalize_strength is not None:
             import onnx
 
@@ -555,7 +555,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-fp32", metavar="REGEX", help="leave the nodes whose name matches in fp32")
     parser.add_argument("--no-preset", action="store_true",
                         help="ignore the measured preset for this network (see PRESETS in this file)")
-    parser.add_argument("--output", type=Path, help="int8 model (default: <card stem>_int8.onnx beside the card); "
+    parser.add_argument("--output", type=Path, help="int8 model (default: NAME.int8.onnx beside NAME.json); "
                                                     "its card is written beside it with .json")
     parser.add_argument("--quiet", "-q", action="store_true")
     args = parser.parse_args(argv)
@@ -578,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise InputError("no calibration frames: the default sources "
                                  + ", ".join(str(p) for p in DEFAULT_SOURCES)
                                  + " are absent; give --calibration VIDEO_OR_FOLDER")
-        output = args.output or card.card_path.with_name(f"{card.card_path.stem}_int8.onnx")
+        output = args.output or sibling_card_path(card, "int8").with_suffix(".onnx")
         if output.suffix != ".onnx":
             raise InputError(f"{output}: --output must end in .onnx (its card is written beside it as .json)")
         if output.resolve() == card.model_path.resolve():

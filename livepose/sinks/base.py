@@ -28,6 +28,10 @@ class Sink:
     def close(self) -> None:
         raise NotImplementedError
 
+    def summary(self) -> str | None:
+        """One line for the end of a run (e.g. what a network output sent), or None."""
+        return None
+
     def __enter__(self) -> "Sink":
         return self
 
