@@ -114,6 +114,8 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3, help="runs; medians are printed (default 3)")
     ap.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: all cores)")
     ap.add_argument("--no-live", action="store_true", help="skip the live latency part")
+    ap.add_argument("--backend", default="auto", help="inference engine: auto, onnxruntime, openvino (default auto)")
+    ap.add_argument("--precision", default="auto", help="auto, fp32, bf16, int8, fp16 (default auto)")
     args = ap.parse_args()
 
     import onnxruntime
@@ -121,7 +123,7 @@ def main() -> int:
     from livepose import PoseEstimator
 
     print(f"machine: {len(__import__('os').sched_getaffinity(0))} cores, onnxruntime {onnxruntime.__version__}")
-    estimator = PoseEstimator(threads=args.threads)
+    estimator = PoseEstimator(threads=args.threads, backend=args.backend, precision=args.precision)
     for video in args.videos:
         if not video.is_file():
             print(f"skipped: {video} not found")
