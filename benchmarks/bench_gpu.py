@@ -38,8 +38,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
+from bench_pipeline import read_frames  # the same frames reader (this folder is on sys.path)
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_VIDEO = REPO.parent / "shared" / "data" / "video" / "street-crowd-720p50.avi"
@@ -71,18 +71,6 @@ def device_lines() -> list[str]:
     lines.append(f"onnxruntime {onnxruntime.__version__} ({onnxruntime.get_device()}), providers in this build: "
                  f"{', '.join(onnxruntime.get_available_providers())}")
     return lines
-
-
-def read_frames(path: Path, limit: int) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while len(frames) < limit:
-        ok, image = cap.read()
-        if not ok:
-            break
-        frames.append(image)
-    cap.release()
-    return frames
 
 
 def fmt(values: list[float], digits: int = 1) -> str:

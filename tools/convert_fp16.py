@@ -22,7 +22,6 @@ Exit status: 0 written and checked; 1 a step failed (one ``error:`` line).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -33,14 +32,6 @@ PHOTO = REPO / "examples" / "000000196141.jpg"
 
 class ToolError(Exception):
     pass
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def topological_sort(graph) -> None:
@@ -121,6 +112,7 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(REPO))
     from livepose.card import bundled_models_dir, load_card
     from livepose.errors import LiveposeError
+    from livepose.inference import file_sha256 as sha256
 
     try:
         card_path = args.card or bundled_models_dir() / "mobilenet_thin.json"

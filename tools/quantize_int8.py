@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import hashlib
 import io
 import json
 import re
@@ -63,6 +62,7 @@ if str(REPO) not in sys.path:  # run from a checkout without installing
 from livepose.card import ModelCard, load_card, sibling_card_path  # noqa: E402
 from livepose.errors import InputError, LiveposeError, ModelError  # noqa: E402
 from livepose.images import IMAGE_SUFFIXES, read_image  # noqa: E402
+from livepose.inference import file_sha256  # noqa: E402
 from livepose.preprocess import Preprocessor, parse_size  # noqa: E402
 
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -209,14 +209,6 @@ def letterbox_all(card: ModelCard, frames: list[np.ndarray], size: tuple[int, in
 
 
 # -- quantization ------------------------------------------------------------------------------
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def quantize(model: Path, output: Path, reader: FrameReader, method: str, *, pre_process: bool = False,
              reduce_range: bool = False, percentile: float = 99.999, exclude: list[str] | None = None,
              equalize_strength: float | None = None) -> dict:
