@@ -131,6 +131,7 @@ class VideoSink(_FileSink):
             raise OutputError(f"{self.path}: unknown video type {suffix or '(no suffix)'!r}; use one of {known}")
         self.fourcc = VIDEO_FOURCC[suffix]
         self._writer: cv2.VideoWriter | None = None
+        self._canvas: np.ndarray | None = None  # reused drawing buffer (the frame itself is shared)
         self.frames_written = 0
 
     def open(self, info: StreamInfo) -> None:
@@ -155,7 +156,11 @@ class VideoSink(_FileSink):
     def write(self, result: FrameResult) -> None:
         with self._lock:
             info = self._require_open()
-            image = draw_poses(result.frame.image.copy(), result.poses, info.limbs, result.person_ids)
+            frame = result.frame.image
+            if self._canvas is None or self._canvas.shape != frame.shape:
+                self._canvas = np.empty_like(frame)
+            np.copyto(self._canvas, frame)
+            image = draw_poses(self._canvas, result.poses, info.limbs, result.person_ids)
             if (image.shape[1], image.shape[0]) != self.size:
                 image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
             self._writer.write(image)

@@ -45,6 +45,7 @@ from typing import Callable
 from urllib.parse import parse_qs, quote, urlsplit
 
 import cv2
+import numpy as np
 
 from livepose.errors import OutputError
 from livepose.sinks import messages
@@ -256,6 +257,7 @@ class WebSocketSink(Sink):
         self._jpeg_size: tuple[int, int] | None = None
         self._clients: dict[int, _Client] = {}  # loop thread only
         self.jpeg_clients = 0  # clients that opted in to JPEG frames (written by the loop thread)
+        self._jpeg_small: np.ndarray | None = None  # reused downscale buffer (writer thread only)
         self._queued = 0  # frames handed to the loop (writer thread only)
         self._dispatched = 0  # frames the loop has taken (loop thread only)
         self._closing = False
@@ -408,7 +410,12 @@ class WebSocketSink(Sink):
         h, w = image.shape[:2]
         jw = min(self._jpeg_size[0], w)
         size = (jw, max(1, round(h * jw / w)))
-        small = image if size == (w, h) else cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        if size == (w, h):
+            small = image
+        else:  # resized into a reused buffer: imencode is done with it before the next frame
+            if self._jpeg_small is None or self._jpeg_small.shape[:2] != (size[1], size[0]):
+                self._jpeg_small = np.empty((size[1], size[0], image.shape[2]), image.dtype)
+            small = cv2.resize(image, size, dst=self._jpeg_small, interpolation=cv2.INTER_AREA)
         ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
         if not ok:
             return None
