@@ -267,7 +267,7 @@ def main(argv=None) -> int:
     import onnxruntime as ort  # noqa: PLC0415
 
     from livepose.card import load_card  # noqa: PLC0415
-    from livepose.config import OPENPOSE_RULES, TFPOSE_RULES  # noqa: PLC0415
+    from livepose.settings import OPENPOSE_RULES, TFPOSE_RULES  # noqa: PLC0415
     from livepose.decode import Decoder, Skeleton  # noqa: PLC0415
     from livepose.images import read_image  # noqa: PLC0415
     from livepose.inference import Network  # noqa: PLC0415

@@ -14,7 +14,9 @@ __version__ = "0.1.0"
 # command line can set OpenCV's logging before OpenCV loads.
 _EXPORTS = {
     "ModelCard": "livepose.card", "load_card": "livepose.card",
-    "OPENPOSE_RULES": "livepose.config", "TFPOSE_RULES": "livepose.config", "DecodeConfig": "livepose.config",
+    "OPENPOSE_RULES": "livepose.settings", "TFPOSE_RULES": "livepose.settings", "DecodeConfig": "livepose.settings",
+    "RunConfig": "livepose.settings", "ModelSettings": "livepose.settings", "CaptureSettings": "livepose.settings",
+    "OutputSettings": "livepose.settings", "TrackerConfig": "livepose.settings", "SettingError": "livepose.settings",
     "InputError": "livepose.errors", "LiveposeError": "livepose.errors", "ModelError": "livepose.errors",
     "OutputError": "livepose.errors",
     "PoseEstimator": "livepose.estimator", "StageTimes": "livepose.estimator",

@@ -26,7 +26,7 @@ os.environ.setdefault("OPENCV_LOG_LEVEL", "FATAL")
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 from livepose import __version__  # noqa: E402
-from livepose.config import RULES, DecodeConfig  # noqa: E402
+from livepose.settings import RULES, DecodeConfig  # noqa: E402
 from livepose.errors import InputError, LiveposeError, OutputError  # noqa: E402
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_MODEL, EXIT_OUTPUT, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130

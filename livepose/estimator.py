@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from livepose.card import ModelCard, load_card
-from livepose.config import DecodeConfig
+from livepose.settings import DecodeConfig
 from livepose.decode import Decoder, Skeleton
 from livepose.inference import make_network
 from livepose.preprocess import Preprocessor, plan_letterbox

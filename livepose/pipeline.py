@@ -527,7 +527,7 @@ def open_stream(source: str, *, model=None, card=None, size: tuple[int, int] | N
     """
     from livepose.capture import open_source
     from livepose.card import load_card
-    from livepose.config import RULES
+    from livepose.settings import RULES
 
     config = RULES[rules] if upsample is None else RULES[rules].with_(upsample=upsample)
     src = open_source(str(source), realtime=realtime)

@@ -169,21 +169,26 @@ class Frame:
         return (int(self.image.shape[1]), int(self.image.shape[0]))
 
 
-TRACK_TENTATIVE, TRACK_CONFIRMED, TRACK_LOST = 0, 1, 2
+TRACK_TENTATIVE, TRACK_CONFIRMED = 0, 1
+TRACK_STATES = {TRACK_TENTATIVE: "tentative", TRACK_CONFIRMED: "confirmed"}
 
 
 @dataclass(frozen=True)
 class Tracks:
-    """The tracker's view of one frame: one row per reported track (T rows).
+    """The tracker's view of one frame: one row per track that took a detection this frame.
+
+    A track that is not seen in a frame is not reported for that frame: the tracker keeps
+    predicting it internally (for up to ``max_lost_seconds``) so that the person gets the same
+    id back on returning, but a frame's results only ever hold people detected in that frame.
 
     ``ids``: (T,) int64, unique in a run and never reused.
     ``xy``: (T, P, 2) float32 smoothed image coordinates; NaN where the joint is unknown.
     ``xy_raw``: (T, P, 2) float32 the detection's coordinates this frame; NaN where not measured.
     ``conf``: (T, P) float32 the detection's confidence this frame; 0 where not measured.
     ``predicted``: (T, P) bool: ``xy`` is a prediction (joint not measured this frame).
-    ``state``: (T,) int8 TRACK_TENTATIVE, TRACK_CONFIRMED or TRACK_LOST.
-    ``det_index``: (T,) int32 row of this frame's Poses the track took, -1 when it only coasted.
-    ``score``: (T,) float32 the matched detection's score (0 when coasting).
+    ``state``: (T,) int8 TRACK_TENTATIVE or TRACK_CONFIRMED.
+    ``det_index``: (T,) int32 row of this frame's Poses the track took.
+    ``score``: (T,) float32 the detection's score.
     """
 
     ids: np.ndarray
@@ -228,24 +233,114 @@ class Tracks:
 
 
 @dataclass(frozen=True)
+class People:
+    """The people of one frame as every output reads them: N rows, the same order everywhere.
+
+    ``poses``: what is written and drawn: the smoothed keypoints with tracking on (joints
+    measured this frame only), the detections as found without tracking.
+    With tracking (``tracked``), also: ``ids`` (N,) int64 track ids; ``state`` (N,) int8
+    TRACK_TENTATIVE / TRACK_CONFIRMED; ``raw`` the detections as found (same rows); ``predicted_xy``
+    (N, P, 2) float32 the tracker's prediction for joints not measured this frame, NaN elsewhere.
+    Without tracking these four are None.
+    """
+
+    poses: Poses
+    ids: np.ndarray | None = None
+    state: np.ndarray | None = None
+    raw: Poses | None = None
+    predicted_xy: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.poses)
+        given = [x is not None for x in (self.ids, self.state, self.raw, self.predicted_xy)]
+        if any(given) and not all(given):
+            raise ValueError("People: ids, state, raw and predicted_xy come together (tracking) or not at all")
+        if self.ids is not None:
+            p = len(self.poses.part_names)
+            if self.ids.shape != (n,) or self.state.shape != (n,) or len(self.raw) != n \
+                    or self.predicted_xy.shape != (n, p, 2):
+                raise ValueError(f"People: tracking fields do not match {n} poses")
+
+    def __len__(self) -> int:
+        return len(self.poses)
+
+    @property
+    def tracked(self) -> bool:
+        return self.ids is not None
+
+    @property
+    def part_names(self) -> tuple[str, ...]:
+        return self.poses.part_names
+
+    @classmethod
+    def detected(cls, poses: Poses) -> "People":
+        """Untracked people: the detections as they are."""
+        return cls(poses)
+
+    @classmethod
+    def from_tracks(cls, tracks: Tracks) -> "People":
+        """Tracked people from the tracker's view of a frame."""
+        predicted = tracks.predicted & np.isfinite(tracks.xy[..., 0])
+        predicted_xy = np.where(predicted[..., None], tracks.xy, np.float32(np.nan)).astype(np.float32)
+        raw = Poses(xy=tracks.xy_raw, conf=tracks.conf, score=tracks.score, part_names=tracks.part_names)
+        return cls(tracks.smoothed_poses(), ids=tracks.ids, state=tracks.state, raw=raw, predicted_xy=predicted_xy)
+
+
+@dataclass(frozen=True)
+class StageTimings:
+    """Milliseconds one frame spent in each stage (None: the stage did not run).
+
+    ``inference`` of a batched frame is its share of the batch's time."""
+
+    preprocess: float = 0.0
+    inference: float = 0.0
+    decode: float = 0.0
+    track: float | None = None
+    render: float | None = None
+
+    @property
+    def total(self) -> float:
+        return sum(v for v in (self.preprocess, self.inference, self.decode, self.track, self.render)
+                   if v is not None)
+
+    def as_dict(self) -> dict[str, float]:
+        """Stage -> milliseconds, for the stages that ran."""
+        return {k: v for k, v in (("preprocess", self.preprocess), ("inference", self.inference),
+                                  ("decode", self.decode), ("track", self.track), ("render", self.render))
+                if v is not None}
+
+
+@dataclass(frozen=True)
 class FrameResult:
     """Everything known about one frame after decoding (and tracking, when on).
 
-    ``person_ids``: (N,) int64 track ids, or None without tracking.
-    ``tracks``: the tracker's full view (raw and smoothed keypoints), or None without tracking;
-    with tracking, ``poses`` are the tracks' smoothed poses and ``person_ids`` their ids.
-    ``timings_ms``: milliseconds per stage (preprocess, inference, decode, ...).
+    ``people``: the one view of the frame's people that every output reads (:class:`People`).
+    ``timings``: milliseconds per stage.  ``picture``: the frame with the skeletons drawn, made
+    once by the render stage when an output shows or writes pictures (else None); it belongs to
+    a ring of buffers and stays valid while the result is being written.
+    ``record``: the frame's serialisable record (:class:`livepose.records.FrameRecord`), made
+    once by the pipeline and shared by every output (outputs call ``livepose.records.record_of``,
+    which makes it when a result was built by hand).
+    ``poses`` and ``person_ids`` are shortcuts for ``people.poses`` and ``people.ids``.
     """
 
     frame: Frame
-    poses: Poses
-    person_ids: np.ndarray | None = None
-    timings_ms: dict | None = None
-    tracks: Tracks | None = None
+    people: People
+    timings: StageTimings = StageTimings()
+    picture: np.ndarray | None = None
+    record: object | None = None
 
-    def __post_init__(self) -> None:
-        if self.person_ids is not None and self.person_ids.shape != (len(self.poses),):
-            raise ValueError(f"person_ids shape {self.person_ids.shape} does not match {len(self.poses)} poses")
+    @property
+    def poses(self) -> Poses:
+        return self.people.poses
+
+    @property
+    def person_ids(self) -> np.ndarray | None:
+        return self.people.ids
+
+    @property
+    def timings_ms(self) -> dict[str, float]:
+        return self.timings.as_dict()
 
 
 @dataclass(frozen=True)

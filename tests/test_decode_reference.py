@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from livepose.card import load_card
-from livepose.config import TFPOSE_RULES, DecodeConfig
+from livepose.settings import TFPOSE_RULES, DecodeConfig
 from livepose.decode import Decoder, Skeleton, kernels
 from livepose.decode import reference as ref
 from livepose.images import read_image

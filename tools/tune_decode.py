@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from livepose.card import load_card  # noqa: E402
-from livepose.config import OPENPOSE_RULES, RULES, DecodeConfig  # noqa: E402
+from livepose.settings import OPENPOSE_RULES, RULES, DecodeConfig  # noqa: E402
 from livepose.decode import Decoder, Skeleton  # noqa: E402
 from livepose.evaluate import coco_eval, load_coco_keypoints  # noqa: E402
 from livepose.formats import coco_results  # noqa: E402

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from livepose.config import DecodeConfig
+from livepose.settings import DecodeConfig
 from livepose.decode import kernels
 from livepose.types import NetOutput, Poses
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from livepose.config import DecodeConfig
+from livepose.settings import DecodeConfig
 from livepose.decode import Skeleton, finish_poses, person_capacity
 from livepose.types import NetOutput, Poses
 

@@ -31,7 +31,6 @@ The tracker owns all state as arrays whose first axis is the track (bounded by
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -39,97 +38,8 @@ from livepose.track.assign import assign
 from livepose.track.cost import box_size, pose_boxes, pose_cost
 from livepose.track.kalman import ConstantVelocityKalman
 from livepose.track.one_euro import OneEuroSmoother
+from livepose.settings import SMOOTHERS, TrackerConfig
 from livepose.types import TRACK_CONFIRMED, TRACK_LOST, TRACK_TENTATIVE, Poses, Tracks
-
-SMOOTHERS = ("kalman", "one_euro", "none")
-
-
-@dataclass(frozen=True)
-class TrackerConfig:
-    """How poses become tracks (defaults for 10 to 60 FPS video; all times in seconds).
-
-    Association: ``gate`` is the largest cost (0..1, 1 - OKS-style similarity, mixed with
-    ``iou_weight`` x (1 - box IoU)) a match may have.  ``oks_kappa`` is the keypoint tolerance
-    as a fraction of the person's size (sqrt of the box area of its joints); while a track is
-    unseen the tolerance widens by ``unseen_spread`` sizes per second unseen.
-
-    A track seen only once widens its tolerance at ``init_speed`` sizes per second instead (its
-    velocity is unknown).
-
-    Lifecycle: ``min_hits`` frames with a detection confirm a track; a confirmed track unseen
-    is lost, predicted forward and re-associated for ``max_lost_seconds``, then removed; a
-    tentative track unseen is removed at once.  ``max_tracks`` bounds the live tracks.  A joint
-    missing from a seen track is predicted for ``joint_predict_seconds``, then unknown.
-
-    Smoothing (``smoother``): "kalman" (constant velocity per joint and axis; see
-    :mod:`livepose.track.kalman` for ``process_noise``, ``measurement_noise``, ``init_speed``, in
-    person sizes; ``init_speed``, the speed a new person may have, also widens the tolerance of
-    a track seen once), "one_euro" (``one_euro_min_cutoff`` and ``one_euro_d_cutoff`` in Hz,
-    ``one_euro_beta`` per person size per second) or "none" (raw coordinates).
-
-    ``min_person_size``: the smallest person size used for scaling (pixels), so a pose of one
-    or two joints still has a tolerance.  ``min_dt``: the time step used when a timestamp
-    repeats or goes backwards.
-    """
-
-    smoother: str = "kalman"
-    gate: float = 0.8
-    oks_kappa: float = 0.15
-    iou_weight: float = 0.0
-    unseen_spread: float = 0.5
-    min_hits: int = 3
-    max_lost_seconds: float = 1.0
-    max_tracks: int = 100
-    joint_predict_seconds: float = 0.3
-    process_noise: float = 1.0
-    measurement_noise: float = 0.03
-    init_speed: float = 1.0
-    one_euro_min_cutoff: float = 1.0
-    one_euro_beta: float = 4.0
-    one_euro_d_cutoff: float = 1.0
-    min_person_size: float = 16.0
-    min_dt: float = 1e-3
-
-    def __post_init__(self) -> None:
-        problems = []
-        if self.smoother not in SMOOTHERS:
-            problems.append(f"smoother must be one of {', '.join(SMOOTHERS)}, got {self.smoother!r}")
-
-        def need(name: str, ok, rule: str) -> None:
-            value = getattr(self, name)
-            try:
-                good = (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-                        and ok(value))
-            except TypeError:
-                good = False
-            if not good:
-                problems.append(f"{name} must be {rule}, got {value!r}")
-
-        need("gate", lambda v: 0.0 < v <= 1.0, "in (0, 1]")
-        need("oks_kappa", lambda v: v > 0.0, "> 0")
-        need("iou_weight", lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
-        need("unseen_spread", lambda v: v >= 0.0, ">= 0")
-        need("min_hits", lambda v: isinstance(v, int) and 1 <= v <= 1000, "an integer 1..1000")
-        need("max_lost_seconds", lambda v: v >= 0.0, ">= 0")
-        need("max_tracks", lambda v: isinstance(v, int) and 1 <= v <= 100_000, "an integer 1..100000")
-        need("joint_predict_seconds", lambda v: v >= 0.0, ">= 0")
-        need("process_noise", lambda v: v > 0.0, "> 0")
-        need("measurement_noise", lambda v: v > 0.0, "> 0")
-        need("init_speed", lambda v: v > 0.0, "> 0")
-        need("one_euro_min_cutoff", lambda v: v > 0.0, "> 0")
-        need("one_euro_beta", lambda v: v >= 0.0, ">= 0")
-        need("one_euro_d_cutoff", lambda v: v > 0.0, "> 0")
-        need("min_person_size", lambda v: v > 0.0, "> 0")
-        need("min_dt", lambda v: 0.0 < v <= 0.1, "in (0, 0.1]")
-        if problems:
-            raise ValueError("invalid tracker settings: " + "; ".join(problems))
-
-    def with_(self, **changes) -> "TrackerConfig":
-        return replace(self, **changes)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
 
 class NoSmoother:
     """No smoothing: each joint's last measurement, held while it is missing."""

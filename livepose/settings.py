@@ -1,0 +1,515 @@
+"""Every setting of a run, in one tree of frozen, picklable dataclasses, checked in one place.
+
+    RunConfig
+    ├── model:   ModelSettings     which network, at what input size, on which engine
+    ├── decode:  DecodeConfig      how heatmaps and PAFs become people (OpenPose's or tf-pose's rules)
+    ├── track:   TrackerConfig     identities and smoothing; ``RunConfig.tracking`` turns it off
+    ├── capture: CaptureSettings   the source, live or file policy, batching
+    └── outputs: OutputSettings    files, window and network outputs
+
+Nothing here imports numpy, OpenCV or an engine: a configuration can be made, compared,
+pickled and sent to another process or machine before anything heavy loads.
+:func:`livepose.build.build` turns a :class:`RunConfig` into a source, stages and outputs; the
+command line only turns its arguments into one (``livepose.cli``), and ``livepose.open``
+accepts the same settings as keywords (:meth:`RunConfig.from_overrides`).
+
+A wrong value raises :class:`SettingError` (an ``InputError``, exit code 2, and a
+``ValueError``) whose one line names the setting and what it accepts, e.g.
+``setting model.backend: must be one of auto, onnxruntime, openvino; got 'tensorflow'``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Callable
+
+from livepose.errors import InputError
+
+# -- the choice lists (the CLI's choices come from here) -------------------------------------
+BACKENDS = ("auto", "onnxruntime", "openvino")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")
+SMOOTHERS = ("kalman", "one_euro", "none")
+RULE_NAMES = ("openpose", "tfpose")
+OSC_MODES = ("both", "keypoints", "arrays")
+
+
+class SettingError(InputError, ValueError):
+    """A setting has a value it does not accept (exit code 2)."""
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class _Checks:
+    """Collects every problem of one settings object, then raises them as one line."""
+
+    def __init__(self, obj: Any, section: str):
+        self.obj, self.section, self.problems = obj, section, []
+
+    def need(self, name: str, ok: Callable[[Any], bool], accepted: str, *, optional: bool = False) -> None:
+        value = getattr(self.obj, name)
+        if optional and value is None:
+            return
+        try:
+            good = bool(ok(value))
+        except (TypeError, ValueError):
+            good = False
+        if not good:
+            self.problems.append(f"setting {self.section}.{name}: must be {accepted}; got {value!r}")
+
+    def number(self, name: str, ok: Callable[[float], bool], accepted: str, *, optional: bool = False) -> None:
+        self.need(name, lambda v: _is_number(v) and ok(v), accepted, optional=optional)
+
+    def integer(self, name: str, lo: int, hi: int, *, optional: bool = False) -> None:
+        self.need(name, lambda v: _is_int(v) and lo <= v <= hi, f"a whole number {lo} to {hi}", optional=optional)
+
+    def choice(self, name: str, choices: tuple[str, ...]) -> None:
+        self.need(name, lambda v: v in choices, "one of " + ", ".join(choices))
+
+    def flag(self, name: str) -> None:
+        self.need(name, lambda v: isinstance(v, bool), "true or false")
+
+    def done(self) -> None:
+        if self.problems:
+            raise SettingError("; ".join(self.problems))
+
+
+class _Section:
+    """What every settings object offers: ``with_(**changes)`` (checked again) and ``as_dict()``."""
+
+    def with_(self, **changes):
+        unknown = sorted(set(changes) - {f.name for f in fields(self)})
+        if unknown:
+            raise SettingError(f"setting {self._section}.{unknown[0]}: no such setting; the settings are "
+                               + ", ".join(f.name for f in fields(self)))
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# -- model and engine ----------------------------------------------------------------------
+def _size_ok(value: Any) -> bool:
+    w, h = value
+    return (_is_int(w) and _is_int(h) and (w > 0 or w == -1) and (h > 0 or h == -1)
+            and not (w == -1 and h == -1) and max(w, h) <= 4096)
+
+
+@dataclass(frozen=True)
+class ModelSettings(_Section):
+    """Which network and how it runs.
+
+    ``model``: an ONNX file (None: the bundled network); ``card``: its card when not the .json
+    beside it.  ``size``: (w, h) network input, -1 in one of them keeps the aspect ratio (None:
+    the card's).  ``backend`` and ``precision``: see :func:`livepose.inference.select.choose_engine`
+    (``auto`` never fails).  ``providers``: ONNX Runtime execution providers in order (None:
+    TensorRT, CUDA, CPU as the build has them).  ``allow_fallback``: go on when a named GPU
+    provider does not load.  ``threads``: inference threads (None: all cores).  ``trt_cache``:
+    TensorRT engine cache folder.  ``io_binding``: None decides by provider (on for CUDA/TensorRT).
+    """
+
+    _section = "model"
+
+    model: str | None = None
+    card: str | None = None
+    size: tuple[int, int] | None = None
+    backend: str = "auto"
+    precision: str = "auto"
+    providers: tuple[str, ...] | None = None
+    threads: int | None = None
+    allow_fallback: bool = False
+    trt_cache: str | None = None
+    io_binding: bool | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("model", "card", "trt_cache"):  # paths travel as strings (picklable, comparable)
+            value = getattr(self, name)
+            if isinstance(value, Path):
+                object.__setattr__(self, name, str(value))
+        if self.size is not None and not isinstance(self.size, tuple):
+            object.__setattr__(self, "size", tuple(self.size))
+        if self.providers is not None and not isinstance(self.providers, tuple):
+            providers = (self.providers,) if isinstance(self.providers, str) else tuple(self.providers)
+            object.__setattr__(self, "providers", providers or None)
+        c = _Checks(self, self._section)
+        c.need("model", lambda v: isinstance(v, str) and v.strip(), "a path to an ONNX file", optional=True)
+        c.need("card", lambda v: isinstance(v, str) and v.strip(), "a path to a model card", optional=True)
+        c.need("size", _size_ok, "(width, height) in pixels up to 4096, -1 in one of them to keep the aspect "
+               "ratio", optional=True)
+        c.choice("backend", BACKENDS)
+        c.choice("precision", PRECISIONS)
+        c.need("providers", lambda v: all(isinstance(p, str) and p for p in v),
+               "execution provider names, e.g. ('CUDAExecutionProvider', 'CPUExecutionProvider')", optional=True)
+        c.integer("threads", 1, 1024, optional=True)
+        c.flag("allow_fallback")
+        c.need("trt_cache", lambda v: isinstance(v, str) and v.strip(), "a folder path", optional=True)
+        c.need("io_binding", lambda v: isinstance(v, bool), "true, false or None (by provider)", optional=True)
+        c.done()
+
+
+# -- decoding ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DecodeConfig(_Section):
+    """How heatmaps and PAFs become people.
+
+    Peaks: a grid cell is a peak when its value exceeds ``peak_threshold`` and is the
+    maximum of the (2 * ``nms_radius`` + 1)^2 window around it; ``refine`` moves it to the
+    summit of a parabola through its neighbours (sub-pixel).  ``upsample`` enlarges heatmaps
+    and PAFs by that integer factor (bicubic) before any of this; 1 works on the raw grid.
+
+    Limbs: the PAF is sampled at ``samples`` evenly spaced points between two candidate
+    parts (0: adaptive, round(sqrt(5 * length in input pixels)) clipped to
+    [``min_samples``, ``max_samples``], OpenPose's rule).  A sample passes when the field's
+    projection on the limb direction exceeds ``sample_threshold``; a pair is a candidate when
+    more than ``min_pass_ratio`` of the samples pass.  Its score is the mean of the passing
+    samples (``score_all_samples=False``, OpenPose) or of all samples (tf-pose), plus
+    tf-pose's length prior ``min(0.5 * input_height / length - 1, 0)`` when ``length_prior``
+    is set (and then the score must stay positive).  Candidates are taken greedily by score,
+    each part peak at most once per limb.
+
+    People: kept when they have at least ``min_parts`` parts and their total score (parts
+    plus limbs) divided by the number of parts is at least ``min_mean_score``.
+    """
+
+    _section = "decode"
+
+    upsample: int = 1
+    peak_threshold: float = 0.05
+    nms_radius: int = 1
+    refine: bool = True
+    max_peaks: int = 128
+    samples: int = 0
+    min_samples: int = 5
+    max_samples: int = 25
+    sample_threshold: float = 0.05
+    min_pass_ratio: float = 0.95
+    score_all_samples: bool = False
+    length_prior: bool = False
+    min_parts: int = 3
+    min_mean_score: float = 0.4
+
+    def __post_init__(self) -> None:
+        c = _Checks(self, self._section)
+        c.integer("upsample", 1, 8)
+        c.number("peak_threshold", lambda v: 0.0 <= v < 1.0, "in [0, 1)")
+        c.integer("nms_radius", 1, 5)
+        c.flag("refine")
+        c.integer("max_peaks", 1, 1024)
+        c.need("samples", lambda v: _is_int(v) and (v == 0 or 2 <= v <= 100), "0 (adaptive) or 2 to 100")
+        c.integer("min_samples", 2, 100)
+        c.need("max_samples", lambda v: _is_int(v) and _is_int(self.min_samples) and self.min_samples <= v <= 100,
+               "a whole number from min_samples to 100")
+        c.number("sample_threshold", lambda v: -1.0 <= v <= 1.0, "in [-1, 1]")
+        c.number("min_pass_ratio", lambda v: 0.0 <= v < 1.0, "in [0, 1)")
+        c.flag("score_all_samples")
+        c.flag("length_prior")
+        c.integer("min_parts", 1, 1000)
+        c.number("min_mean_score", lambda v: v >= 0.0, "at least 0")
+        c.done()
+
+
+#: OpenPose's own rules (bodyPartConnectorBase): adaptive samples, 95 % passing, >= 3 parts, mean >= 0.4.
+OPENPOSE_RULES = DecodeConfig()
+
+#: tf-pose-estimation's rules (pafprocess): 10 samples, more than 6 passing, length prior, >= 4 parts, mean >= 0.3.
+TFPOSE_RULES = DecodeConfig(
+    peak_threshold=0.15,
+    samples=10,
+    min_pass_ratio=0.6,
+    score_all_samples=True,
+    length_prior=True,
+    min_parts=4,
+    min_mean_score=0.3,
+)
+
+RULES = {"openpose": OPENPOSE_RULES, "tfpose": TFPOSE_RULES}
+
+
+def decode_rules(rules: str = "openpose", upsample: int | None = None) -> DecodeConfig:
+    """The named rule set, with ``upsample`` changed when given."""
+    if rules not in RULES:
+        raise SettingError(f"setting decode.rules: must be one of {', '.join(RULE_NAMES)}; got {rules!r}")
+    config = RULES[rules]
+    return config if upsample is None else config.with_(upsample=upsample)
+
+
+# -- tracking ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrackerConfig(_Section):
+    """How poses become tracks (defaults for 10 to 60 FPS video; all times in seconds).
+
+    Association: ``gate`` is the largest cost (0..1, 1 - OKS-style similarity, mixed with
+    ``iou_weight`` x (1 - box IoU)) a match may have.  ``oks_kappa`` is the keypoint tolerance
+    as a fraction of the person's size (sqrt of the box area of its joints); while a track is
+    unseen the tolerance widens by ``unseen_spread`` sizes per second unseen.
+
+    A track seen only once widens its tolerance at ``init_speed`` sizes per second instead (its
+    velocity is unknown).
+
+    Lifecycle: ``min_hits`` frames with a detection confirm a track; a confirmed track unseen
+    coasts (predicted forward, not reported) and is re-associated for ``max_lost_seconds``, then
+    removed; a tentative track unseen is removed at once.  ``max_tracks`` bounds the live tracks.
+    A joint missing from a seen track is predicted for ``joint_predict_seconds``, then unknown.
+
+    Smoothing (``smoother``): "kalman" (constant velocity per joint and axis; see
+    :mod:`livepose.track.kalman` for ``process_noise``, ``measurement_noise``, ``init_speed``, in
+    person sizes; ``init_speed``, the speed a new person may have, also widens the tolerance of
+    a track seen once), "one_euro" (``one_euro_min_cutoff`` and ``one_euro_d_cutoff`` in Hz,
+    ``one_euro_beta`` per person size per second) or "none" (raw coordinates).
+
+    ``min_person_size``: the smallest person size used for scaling (pixels), so a pose of one
+    or two joints still has a tolerance.  ``min_dt``: the time step used when a timestamp
+    repeats or goes backwards.
+    """
+
+    _section = "track"
+
+    smoother: str = "kalman"
+    gate: float = 0.8
+    oks_kappa: float = 0.15
+    iou_weight: float = 0.0
+    unseen_spread: float = 0.5
+    min_hits: int = 3
+    max_lost_seconds: float = 1.0
+    max_tracks: int = 100
+    joint_predict_seconds: float = 0.3
+    process_noise: float = 1.0
+    measurement_noise: float = 0.03
+    init_speed: float = 1.0
+    one_euro_min_cutoff: float = 1.0
+    one_euro_beta: float = 4.0
+    one_euro_d_cutoff: float = 1.0
+    min_person_size: float = 16.0
+    min_dt: float = 1e-3
+
+    def __post_init__(self) -> None:
+        c = _Checks(self, self._section)
+        c.choice("smoother", SMOOTHERS)
+        c.number("gate", lambda v: 0.0 < v <= 1.0, "in (0, 1]")
+        c.number("oks_kappa", lambda v: v > 0.0, "> 0")
+        c.number("iou_weight", lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
+        c.number("unseen_spread", lambda v: v >= 0.0, ">= 0")
+        c.integer("min_hits", 1, 1000)
+        c.number("max_lost_seconds", lambda v: v >= 0.0, ">= 0")
+        c.integer("max_tracks", 1, 100_000)
+        c.number("joint_predict_seconds", lambda v: v >= 0.0, ">= 0")
+        c.number("process_noise", lambda v: v > 0.0, "> 0")
+        c.number("measurement_noise", lambda v: v > 0.0, "> 0")
+        c.number("init_speed", lambda v: v > 0.0, "> 0")
+        c.number("one_euro_min_cutoff", lambda v: v > 0.0, "> 0")
+        c.number("one_euro_beta", lambda v: v >= 0.0, ">= 0")
+        c.number("one_euro_d_cutoff", lambda v: v > 0.0, "> 0")
+        c.number("min_person_size", lambda v: v > 0.0, "> 0")
+        c.number("min_dt", lambda v: 0.0 < v <= 0.1, "in (0, 0.1]")
+        c.done()
+
+
+# -- capture -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CaptureSettings(_Section):
+    """Where frames come from and how they are scheduled.
+
+    ``source``: a video file, image folder or glob, camera index or stream URL.  ``realtime``:
+    play a file at its frame rate as a live source.  ``fps``: override the source's frame rate.
+    ``max_frames``: stop after this many frames.  ``batch``: file sources, frames per network
+    call.  ``prefetch``: frames read and letterboxed ahead (file sources).  ``max_age``: live
+    sources, skip a frame older than this fraction of the frame interval when inference becomes
+    free.  ``stall_timeout``, ``open_timeout`` (seconds) and ``max_reconnects``: live sources.
+    """
+
+    _section = "capture"
+
+    source: str | None = None
+    realtime: bool = False
+    fps: float | None = None
+    max_frames: int | None = None
+    batch: int = 1
+    prefetch: int = 3
+    max_age: float = 0.5
+    stall_timeout: float = 5.0
+    open_timeout: float = 10.0
+    max_reconnects: int = 5
+
+    def __post_init__(self) -> None:
+        if self.source is not None and not isinstance(self.source, str):
+            object.__setattr__(self, "source", str(self.source))
+        c = _Checks(self, self._section)
+        c.need("source", lambda v: isinstance(v, str) and v.strip(),
+               "a video, folder, glob pattern, camera index or URL", optional=True)
+        c.flag("realtime")
+        c.number("fps", lambda v: 0.0 < v <= 1000.0, "a frame rate above 0 and up to 1000", optional=True)
+        c.integer("max_frames", 1, 2**62, optional=True)
+        c.integer("batch", 1, 1024)
+        c.integer("prefetch", 1, 256)
+        c.number("max_age", lambda v: v > 0.0, "> 0 (1 never skips)")
+        c.number("stall_timeout", lambda v: v > 0.0, "> 0 seconds")
+        c.number("open_timeout", lambda v: v > 0.0, "> 0 seconds")
+        c.integer("max_reconnects", 0, 1000)
+        c.done()
+
+
+# -- outputs -------------------------------------------------------------------------------
+def _endpoint_ok(value: Any) -> bool:
+    host, port = value
+    return isinstance(host, str) and bool(host) and _is_int(port) and 0 <= port <= 65535
+
+
+@dataclass(frozen=True)
+class OutputSettings(_Section):
+    """What a run writes, shows and sends (any combination; schemas in docs/outputs.md and
+    docs/streaming.md).
+
+    Files: ``video``, ``jsonl``, ``coco``, ``csv`` (paths), ``openpose_json`` (a folder).
+    ``display``: True shows the overlay window, False never, None (default) shows it when no
+    other output is given.  Network: ``ws`` (host, port) WebSocket server and viewer, with
+    ``ws_token`` and ``ws_frames`` (JPEG width, None: no pictures); ``ws_host_given``: the host
+    was named (a non-loopback host then warns); ``osc`` (host, port) with ``osc_mode``; ``udp``
+    (host, port).
+    """
+
+    _section = "outputs"
+
+    video: str | None = None
+    jsonl: str | None = None
+    openpose_json: str | None = None
+    coco: str | None = None
+    csv: str | None = None
+    display: bool | None = None
+    ws: tuple[str, int] | None = None
+    ws_token: str | None = None
+    ws_frames: int | None = None
+    osc: tuple[str, int] | None = None
+    osc_mode: str = "both"
+    udp: tuple[str, int] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("video", "jsonl", "openpose_json", "coco", "csv"):
+            value = getattr(self, name)
+            if isinstance(value, Path):
+                object.__setattr__(self, name, str(value))
+        for name in ("ws", "osc", "udp"):
+            value = getattr(self, name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                object.__setattr__(self, name, ("127.0.0.1", value))
+            elif isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
+        c = _Checks(self, self._section)
+        for name in ("video", "jsonl", "openpose_json", "coco", "csv"):
+            c.need(name, lambda v: isinstance(v, str) and v.strip(), "a path", optional=True)
+        c.need("display", lambda v: isinstance(v, bool), "true, false or None (when nothing else)", optional=True)
+        c.need("ws", _endpoint_ok, "(host, port) with a port 0 to 65535", optional=True)
+        c.need("ws_token", lambda v: isinstance(v, str) and v, "a non-empty string", optional=True)
+        c.integer("ws_frames", 16, 8192, optional=True)
+        for name in ("osc", "udp"):
+            c.need(name, lambda v: _endpoint_ok(v) and v[1] > 0, "(host, port) with a port 1 to 65535",
+                   optional=True)
+        c.choice("osc_mode", OSC_MODES)
+        c.done()
+
+    @property
+    def files(self) -> dict[str, str]:
+        """The file outputs asked for: kind -> path."""
+        return {name: getattr(self, name) for name in ("video", "jsonl", "openpose_json", "coco", "csv")
+                if getattr(self, name) is not None}
+
+    @property
+    def network(self) -> bool:
+        return self.ws is not None or self.osc is not None or self.udp is not None
+
+    @property
+    def show_display(self) -> bool:
+        """Whether the overlay window opens: asked for, or the default with no other output."""
+        if self.display is not None:
+            return self.display
+        return not self.files and not self.network
+
+
+# -- the whole run -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunConfig:
+    """One run's settings.  ``tracking`` False gives raw poses without ids (``track`` is then
+    unused).  ``quiet``: no progress, no summary, no warnings (errors only)."""
+
+    model: ModelSettings = field(default_factory=ModelSettings)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    track: TrackerConfig = field(default_factory=TrackerConfig)
+    tracking: bool = True
+    capture: CaptureSettings = field(default_factory=CaptureSettings)
+    outputs: OutputSettings = field(default_factory=OutputSettings)
+    quiet: bool = False
+
+    _SECTIONS = {"model": ModelSettings, "decode": DecodeConfig, "track": TrackerConfig,
+                 "capture": CaptureSettings, "outputs": OutputSettings}
+
+    def __post_init__(self) -> None:
+        for name, kind in self._SECTIONS.items():
+            if not isinstance(getattr(self, name), kind):
+                raise SettingError(f"setting {name}: must be a {kind.__name__}; got {type(getattr(self, name)).__name__}")
+        c = _Checks(self, "run")
+        c.flag("tracking")
+        c.flag("quiet")
+        c.done()
+
+    def with_(self, **changes) -> "RunConfig":
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_overrides(cls, base: "RunConfig | None" = None, **overrides) -> "RunConfig":
+        """A configuration from keyword settings, as ``livepose.open`` takes them.
+
+        A keyword is a whole section (``decode=DecodeConfig(...)``), ``track`` (True/False, or a
+        TrackerConfig), ``rules`` and ``upsample`` (a named decoding rule set), or the name of one
+        setting in any section (``batch=8``, ``precision="fp16"``, ``smoother="one_euro"``,
+        ``jsonl="out.jsonl"``).  An unknown name is a :class:`SettingError` listing the known ones.
+        """
+        config = base if base is not None else cls()
+        sections: dict[str, Any] = {}
+        flat: dict[str, dict[str, Any]] = {name: {} for name in cls._SECTIONS}
+        rules, upsample = overrides.pop("rules", None), overrides.pop("upsample", None)
+        for key, value in overrides.items():
+            if key in cls._SECTIONS and isinstance(value, cls._SECTIONS[key]):
+                sections[key] = value
+            elif key == "track" and isinstance(value, bool):
+                sections["tracking"] = value
+            elif key in ("tracking", "quiet"):
+                sections[key] = value
+            else:
+                owner = _FLAT_NAMES.get(key)
+                if owner is None:
+                    raise SettingError(f"setting {key}: no such setting; the settings are "
+                                       + ", ".join(sorted(set(_FLAT_NAMES) | {"rules", "upsample", "track"})))
+                flat[owner][key] = value
+        if rules is not None or upsample is not None:
+            if "decode" in sections:
+                raise SettingError("setting decode: give either decode=DecodeConfig(...) or rules/upsample, not both")
+            sections["decode"] = decode_rules(rules or "openpose", upsample)
+        config = replace(config, **sections)
+        changed = {name: getattr(config, name).with_(**values) for name, values in flat.items() if values}
+        return replace(config, **changed)
+
+
+# each setting's section, by its (unique) name: the flat keywords of ``livepose.open``
+_FLAT_NAMES: dict[str, str] = {}
+for _name, _kind in RunConfig._SECTIONS.items():
+    for _f in fields(_kind):
+        if _f.name.startswith("_"):
+            continue
+        assert _f.name not in _FLAT_NAMES, f"setting name {_f.name} is in two sections"
+        _FLAT_NAMES[_f.name] = _name
+del _name, _kind, _f
+
+__all__ = [
+    "BACKENDS", "CaptureSettings", "DecodeConfig", "ModelSettings", "OPENPOSE_RULES", "OSC_MODES",
+    "OutputSettings", "PRECISIONS", "RULES", "RULE_NAMES", "RunConfig", "SMOOTHERS", "SettingError",
+    "TFPOSE_RULES", "TrackerConfig", "decode_rules",
+]
