@@ -120,7 +120,7 @@ def load_reference():
         params = list(inspect.signature(fn).parameters)
     except (TypeError, ValueError):
         params = []
-    # Expected: decode_reference(out, skeleton, config=None), the twin of livepose.decode.decode.
+    # Expected: decode_reference(out, skeleton, config=None), the twin of livepose.decode.Decoder.
     if len(params) >= 3 or not params:
         return (lambda out, sk, cfg: fn(out, sk, cfg)), None
     if len(params) == 2:

@@ -23,7 +23,8 @@ _EXPORTS = {
     "COCO17_NAMES": "livepose.types", "Letterbox": "livepose.types", "NetOutput": "livepose.types",
     "Poses": "livepose.types", "Frame": "livepose.types", "FrameResult": "livepose.types",
     "PoseStream": "livepose.pipeline", "open_source": "livepose.capture",
-    "open": ("livepose.pipeline", "open_stream"),
+    "open": ("livepose.build", "open_stream"), "run": ("livepose.build", "run"), "build": "livepose.build",
+    "StageTimings": "livepose.types", "People": "livepose.types",
 }
 
 

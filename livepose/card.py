@@ -8,6 +8,7 @@ The skeleton is defined here and nowhere else.  See models/README.md for the for
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -240,3 +241,12 @@ def sibling_card_path(card: ModelCard, precision: str) -> Path:
     """Where the card of ``card``'s model converted to ``precision`` lives: beside it, named
     ``<card stem>.<precision>.json`` (what ``tools/convert_fp16.py`` writes)."""
     return card.card_path.with_name(f"{card.card_path.stem}.{precision}.json")
+
+
+def file_sha256(path: str | Path) -> str:
+    """The hex sha256 of a file (what a card's ``sha256`` field holds)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

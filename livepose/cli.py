@@ -26,7 +26,7 @@ os.environ.setdefault("OPENCV_LOG_LEVEL", "FATAL")
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 from livepose import __version__  # noqa: E402
-from livepose.settings import RULES, DecodeConfig  # noqa: E402
+from livepose import settings as S  # noqa: E402
 from livepose.errors import InputError, LiveposeError, OutputError  # noqa: E402
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_MODEL, EXIT_OUTPUT, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
@@ -81,7 +81,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--card", type=Path, metavar="JSON", help="model card, when not beside the model")
     g.add_argument("--size", type=_size, metavar="WxH",
                    help="network input size; -1 keeps the aspect ratio, e.g. -1x368 (default: the card's)")
-    g.add_argument("--rules", choices=sorted(RULES), default="openpose",
+    g.add_argument("--rules", choices=S.RULE_NAMES, default="openpose",
                    help="limb-grouping rules: OpenPose's (default) or tf-pose-estimation's")
     g.add_argument("--upsample", type=_positive_int, metavar="F",
                    help="enlarge heatmaps and PAFs F times before decoding (default 1)")
@@ -93,11 +93,11 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
                    help="when a requested GPU provider cannot be loaded, continue on what did load (the start "
                         "line says so) instead of stopping with an error")
     g.add_argument("--threads", type=_positive_int, metavar="N", help="inference threads (default: all cores)")
-    g.add_argument("--backend", choices=("auto", "onnxruntime", "openvino"), default="auto",
+    g.add_argument("--backend", choices=S.BACKENDS, default="auto",
                    help="inference engine: ONNX Runtime, or OpenVINO's runtime (pip install -e .[openvino]); "
                         "auto (default): ONNX Runtime with CUDA if available, else OpenVINO if installed, "
                         "else ONNX Runtime's CPU provider")
-    g.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16", "int8"), default="auto",
+    g.add_argument("--precision", choices=S.PRECISIONS, default="auto",
                    help="arithmetic precision: fp16 runs the card's fp16 model (made by tools/convert_fp16.py; "
                         "meant for CUDA/TensorRT, where it also turns on TensorRT's fp16 kernels); bf16 needs "
                         "--backend openvino and a CPU with BF16; int8 runs the card's int8 model (NAME.int8.json "
@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="folder the annotations' file names are relative to")
     p_et.add_argument("--json", type=Path, metavar="REPORT", help="write the report here")
     p_et.add_argument("--fps", type=float, metavar="F", help="frame rate for timestamps (default: 25)")
-    p_et.add_argument("--smoother", choices=("kalman", "one_euro", "none"), default="kalman",
+    p_et.add_argument("--smoother", choices=S.SMOOTHERS, default="kalman",
                       help="keypoint smoothing (default: kalman)")
     p_et.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     _add_model_options(p_et)
@@ -194,13 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also send the picture as JPEG, scaled to WIDTH pixels (default 640), to clients that ask")
     gs.add_argument("--osc", type=_endpoint, metavar="HOST:PORT",
                     help="send OSC bundles over UDP, one per frame (TouchDesigner, Max, Blender, Unity)")
-    gs.add_argument("--osc-mode", choices=("both", "keypoints", "arrays"), default="both",
+    gs.add_argument("--osc-mode", choices=S.OSC_MODES, default="both",
                     help="OSC messages per person: one per keypoint, one array, or both (default)")
     gs.add_argument("--udp", type=_endpoint, metavar="HOST:PORT",
                     help="send one JSON datagram per frame over UDP (split by person when large)")
     g3 = p_run.add_argument_group("tracking")
     g3.add_argument("--no-track", action="store_true", help="no person ids, no smoothing (raw poses per frame)")
-    g3.add_argument("--smoother", choices=("kalman", "one_euro", "none"), default="kalman",
+    g3.add_argument("--smoother", choices=S.SMOOTHERS, default="kalman",
                     help="keypoint smoothing of tracked people (default: kalman)")
     g2 = p_run.add_argument_group("source and progress")
     g2.add_argument("--realtime", action="store_true",
@@ -214,18 +214,57 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _estimator(args: argparse.Namespace, warm_up: bool = True):
-    from livepose.card import load_card
-    from livepose.estimator import PoseEstimator
+# -- arguments -> settings (the only translation between the two) ----------------------------
+def model_settings(args: argparse.Namespace) -> S.ModelSettings:
+    providers = tuple(p.strip() for p in args.providers.split(",") if p.strip()) if args.providers else None
+    return S.ModelSettings(model=_path(args.model), card=_path(args.card), size=args.size, backend=args.backend,
+                           precision=args.precision, providers=providers or None, threads=args.threads,
+                           allow_fallback=args.allow_fallback, trt_cache=_path(args.trt_cache))
 
-    card = load_card(args.card, args.model)
-    config: DecodeConfig = RULES[args.rules]
-    if args.upsample:
-        config = config.with_(upsample=args.upsample)
-    providers = [p.strip() for p in args.providers.split(",") if p.strip()] if args.providers else None
-    return PoseEstimator(card, size=args.size, decode=config, providers=providers, threads=args.threads,
-                         backend=args.backend, precision=args.precision, allow_fallback=args.allow_fallback,
-                         trt_cache=args.trt_cache, warm_up=warm_up)
+
+def decode_settings(args: argparse.Namespace) -> S.DecodeConfig:
+    return S.decode_rules(args.rules, args.upsample)
+
+
+def output_settings(args: argparse.Namespace) -> S.OutputSettings:
+    if args.ws is None and (args.ws_frames is not None or args.ws_token):
+        raise InputError("--ws-frames and --ws-token need --ws [HOST:]PORT")
+    for option, target in (("--osc", args.osc), ("--udp", args.udp)):
+        if target is not None and target[1] == 0:
+            raise InputError(f"{option}: the receiver's port must be 1 to 65535, got 0")
+    token = (args.ws_token or os.environ.get("LIVEPOSE_WS_TOKEN") or None) if args.ws is not None else None
+    display = True if args.display else (False if args.no_display else None)
+    return S.OutputSettings(
+        video=_path(args.video), jsonl=_path(args.jsonl), openpose_json=_path(args.openpose_json),
+        coco=_path(args.coco), csv=_path(args.csv), display=display,
+        ws=None if args.ws is None else args.ws[:2], ws_token=token, ws_frames=args.ws_frames,
+        osc=None if args.osc is None else args.osc[:2], osc_mode=args.osc_mode,
+        udp=None if args.udp is None else args.udp[:2],
+    )
+
+
+def run_config(args: argparse.Namespace) -> S.RunConfig:
+    """The configuration of ``livepose run`` from its arguments."""
+    return S.RunConfig(
+        model=model_settings(args),
+        decode=decode_settings(args),
+        track=S.TrackerConfig(smoother=args.smoother),
+        tracking=not args.no_track,
+        capture=S.CaptureSettings(source=args.source, realtime=args.realtime, max_frames=args.max_frames,
+                                  batch=args.batch),
+        outputs=output_settings(args),
+        quiet=args.quiet,
+    )
+
+
+def _path(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def _estimator(args: argparse.Namespace, warm_up: bool = True):
+    from livepose.build import build_estimator
+
+    return build_estimator(model_settings(args), decode_settings(args), warm_up=warm_up)
 
 
 def _prepare_folder(path: Path) -> None:
@@ -285,7 +324,7 @@ def cmd_image(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from livepose.evaluate import evaluate, load_coco_keypoints, require_pycocotools
+    from livepose.eval import evaluate, load_coco_keypoints, require_pycocotools
     from livepose.formats import write_json_atomic
 
     require_pycocotools()
@@ -320,7 +359,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_eval_track(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from livepose.evaluate_track import evaluate_tracking, load_posetrack, require_motmetrics
+    from livepose.eval import evaluate_tracking, load_posetrack, require_motmetrics
     from livepose.formats import write_json_atomic
     from livepose.pipeline import make_tracker
 
@@ -361,28 +400,6 @@ def _track_report_lines(report: dict) -> list[str]:
     ]
 
 
-def _build_sinks(args: argparse.Namespace, name: str):
-    """The file outputs asked for, and the overlay window (asked for, or the default)."""
-    from livepose import sinks as S
-
-    files = []
-    if args.video:
-        files.append(S.VideoSink(args.video))
-    if args.jsonl:
-        files.append(S.JsonlSink(args.jsonl))
-    if args.openpose_json:
-        files.append(S.OpenPoseJsonSink(args.openpose_json, name))
-    if args.coco:
-        files.append(S.CocoSink(args.coco))
-    if args.csv:
-        files.append(S.CsvSink(args.csv))
-    files.extend(_stream_sinks(args))
-    show = args.display or (not files and not args.no_display)
-    if not files and not show:
-        raise InputError("nothing to do: --no-display and no output option (see livepose run --help)")
-    return files, (S.DisplaySink() if show else None)
-
-
 def _warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr, flush=True)
 
@@ -393,68 +410,21 @@ def _say(message: str) -> None:
 
 def _warn_fallback(est) -> None:
     """Say so when a GPU provider did not load and the run goes on without it."""
-    fallback = getattr(est.network, "fallback_warning", None)
-    line = fallback() if fallback is not None else None
+    line = est.fallback_warning()
     if line:
         _warn(line)
 
 
-def _stream_sinks(args: argparse.Namespace) -> list:
-    """The streaming outputs asked for: WebSocket server (+ viewer), OSC, UDP JSON."""
-    out = []
-    if args.ws is not None:
-        from livepose.sinks.websocket import WebSocketSink
-
-        host, port, _ = args.ws
-        token = args.ws_token or os.environ.get("LIVEPOSE_WS_TOKEN") or None
-        out.append(WebSocketSink(host, port, token=token, frames_width=args.ws_frames,
-                                 announce=None if args.quiet else _say, warn=_warn))
-    elif args.ws_frames is not None or args.ws_token:
-        raise InputError("--ws-frames and --ws-token need --ws [HOST:]PORT")
-    for option, target in (("--osc", args.osc), ("--udp", args.udp)):
-        if target is not None and target[1] == 0:
-            raise InputError(f"{option}: the receiver's port must be 1 to 65535, got 0")
-    if args.osc is not None:
-        from livepose.sinks.osc import OscSink
-
-        host, port, _ = args.osc
-        out.append(OscSink(host, port, mode=args.osc_mode, warn=_warn))
-    if args.udp is not None:
-        from livepose.sinks.udp import UdpSink
-
-        host, port, _ = args.udp
-        out.append(UdpSink(host, port, warn=_warn))
-    return out
-
-
 def cmd_run(args: argparse.Namespace) -> int:
-    from livepose.capture import open_source
-    from livepose.pipeline import make_tracker, run_video
+    from livepose.build import build
 
-    source = open_source(args.source, realtime=args.realtime,
-                         on_event=None if args.quiet else (lambda msg: print(f"warning: {msg}", file=sys.stderr)))
-    try:
-        sinks, display = _build_sinks(args, source.name)
-        est = _estimator(args, warm_up=False)  # the stream warms up at the source's size and batch
-        batch = args.batch
-        if source.is_live and batch > 1:
-            if not args.quiet:
-                print(f"warning: --batch {batch} ignored: a live source runs one frame at a time (lowest latency)",
-                      file=sys.stderr)
-            batch = 1
-        if not args.quiet:
-            print(f"network: {est.describe()}" + (f", batch {batch}" if batch > 1 else ""), file=sys.stderr,
-                  flush=True)
-            _warn_fallback(est)
-        tracker = None if args.no_track else make_tracker(est.card.parts, args.smoother)
-    except BaseException:
-        source.close()
-        raise
-    summary = run_video(source, est, sinks, display=display, max_frames=args.max_frames, quiet=args.quiet,
-                        tracker=tracker, batch=batch)
-    if not args.quiet:
+    config = run_config(args)
+    quiet = args.quiet
+    run = build(config, on_event=None if quiet else _warn, warn=_warn, announce=None if quiet else _say)
+    summary = run.execute()
+    if not quiet:
         print(summary.line(), flush=True)
-        for sink in sinks:
+        for sink in run.outputs:
             line = sink.summary()
             if line:
                 print(line, flush=True)

@@ -1,40 +1,36 @@
-"""One image in, poses out: preprocess -> network -> decode, with per-stage timings.
+"""One image in, poses out: the photo form of the pipeline, all stages on the caller's thread.
 
-This is the composition the photo commands and the video pipeline's single-threaded
-path use; each stage stays in its own module.  One instance per thread.
+    estimator = PoseEstimator()                      # bundled network, warmed up
+    poses, times = estimator(image)                  # Poses, StageTimings (ms)
+
+It loads the network once (:func:`livepose.inference.make_network`) and runs the same stage
+objects as the video pipeline (:mod:`livepose.stages`): letterbox, inference, decode.  The
+video pipeline asks it for its own set of stages around the same network
+(:meth:`PoseEstimator.stages`).  One instance per thread.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from livepose.card import ModelCard, load_card
-from livepose.settings import DecodeConfig
-from livepose.decode import Decoder, Skeleton
-from livepose.inference import make_network
-from livepose.preprocess import Preprocessor, plan_letterbox
-from livepose.types import Poses
+from livepose.settings import DecodeConfig, ModelSettings, TrackerConfig
+from livepose.stages import Stages, make_stages
+from livepose.types import Frame, Poses, StageTimings
 
-
-@dataclass(frozen=True)
-class StageTimes:
-    """Milliseconds spent in each stage for one image."""
-
-    preprocess: float
-    inference: float
-    decode: float
-
-    @property
-    def total(self) -> float:
-        return self.preprocess + self.inference + self.decode
+#: the timings of one image (kept under its old name for the Python API)
+StageTimes = StageTimings
 
 
 class PoseEstimator:
+    """The network and the photo stages.  ``settings`` (a :class:`ModelSettings`) or the same
+    settings as keywords (``model``, ``size``, ``providers``, ``threads``, ``backend``,
+    ``precision``, ``allow_fallback``, ``trt_cache``, ``io_binding``); ``card``: a loaded card
+    instead of ``model``; ``decode``: the decoding rules (default OpenPose's)."""
+
     def __init__(
         self,
         card: ModelCard | None = None,
@@ -50,40 +46,64 @@ class PoseEstimator:
         trt_cache: str | Path | None = None,
         io_binding: bool | None = None,
         warm_up: bool = True,
+        settings: ModelSettings | None = None,
     ):
-        self.card = card if card is not None else load_card(model_path=model)
-        self.network = make_network(self.card, backend=backend, precision=precision, providers=providers,
-                                    threads=threads, allow_fallback=allow_fallback, trt_cache=trt_cache,
-                                    io_binding=io_binding)
+        from livepose.inference import make_network
+
+        if settings is None:
+            settings = ModelSettings(model=None if model is None else str(model), size=size, backend=backend,
+                                     precision=precision, providers=None if providers is None else tuple(providers),
+                                     threads=threads, allow_fallback=allow_fallback,
+                                     trt_cache=None if trt_cache is None else str(trt_cache), io_binding=io_binding)
+        self.settings = settings
+        if card is None:
+            card = load_card(settings.card, settings.model)
+        self.network = make_network(card, settings)
         self.card = self.network.card  # e.g. the fp16 sibling card for precision fp16 (same parts and limbs)
-        self.preprocess = Preprocessor(self.card.input, size)
-        self.decoder = Decoder(Skeleton.from_card(self.card), decode)
+        self.decode_config = decode if decode is not None else DecodeConfig()
+        self._stages = make_stages(self.network, size=settings.size, decode=self.decode_config)
+        self.size = self._stages.letterbox.size
         if warm_up:
             self.warm_up()
+
+    @classmethod
+    def from_settings(cls, model: ModelSettings, decode: DecodeConfig | None = None, *,
+                      warm_up: bool = True) -> "PoseEstimator":
+        return cls(settings=model, decode=decode, warm_up=warm_up)
 
     def describe(self) -> str:
         """One line for the user, e.g. 'mobilenet_thin on openvino CPU fp32, input -1x368' or
         'mobilenet_thin on onnxruntime CUDA, CPU fp16, input -1x368'."""
-        w, h = self.preprocess.size
+        w, h = self.size
         return f"{self.card.name} on {self.network.describe()}, input {w}x{h}"
+
+    def fallback_warning(self) -> str | None:
+        """One line when a GPU provider did not load and the run goes on without it, else None."""
+        fallback = getattr(self.network, "fallback_warning", None)
+        return fallback() if fallback is not None else None
 
     @property
     def part_names(self) -> tuple[str, ...]:
         return self.card.parts
 
+    def stages(self, *, tracking: bool = False, track: TrackerConfig | None = None, tracker=None,
+               render: bool = False, batch: int = 1, letterbox_ring: int = 1, output_ring: int = 1,
+               picture_ring: int = 2) -> Stages:
+        """A new set of stages around this estimator's network, input size and decoding rules (for
+        a video stream: its own buffers, rings and tracker).  ``tracker``: an existing
+        :class:`livepose.track.PoseTracker` to use instead of a new one made from ``track``."""
+        stages = make_stages(self.network, size=self.size, decode=self.decode_config, track=track,
+                             tracking=tracking and tracker is None, render=render, batch=batch,
+                             letterbox_ring=letterbox_ring, output_ring=output_ring, picture_ring=picture_ring)
+        if tracker is not None:
+            stages.track.use(tracker)
+        return stages
+
     def warm_up(self, image_size: tuple[int, int] = (640, 480)) -> None:
         """Run the network and the decoder once (compiles or loads the Numba kernels)."""
-        box = plan_letterbox(image_size, self.preprocess.size, self.card.input.size_multiple)
-        out = self.network.warm_up(box.net_size)
-        self.decoder(out)
+        self._stages.warm_up(image_size)
 
-    def __call__(self, image: np.ndarray) -> tuple[Poses, StageTimes]:
+    def __call__(self, image: np.ndarray) -> tuple[Poses, StageTimings]:
         """Find the people in one BGR uint8 image (h, w, 3)."""
-        t0 = time.perf_counter()
-        tensor, box = self.preprocess(image)
-        t1 = time.perf_counter()
-        out = self.network.run(tensor, box)
-        t2 = time.perf_counter()
-        poses = self.decoder(out)
-        t3 = time.perf_counter()
-        return poses, StageTimes((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
+        result = self._stages.estimate(Frame(0, 0.0, 0.0, image))
+        return result.poses, result.timings

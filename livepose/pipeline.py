@@ -32,27 +32,18 @@ import os
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator
 
-import numpy as np
-
-from livepose.decode import Decoder
-from livepose.estimator import PoseEstimator
-from livepose.preprocess import Preprocessor
-from livepose.types import Frame, FrameResult, StreamInfo
+from livepose.stages import Stages, with_picture
+from livepose.types import Frame, FrameResult, Letterbox, StageTimings, StreamInfo
 
 _END = object()  # sentinel: no more items from upstream
 _POLL = 0.1  # seconds between checks of the stop flags while blocked
 
 
-@dataclass
-class _Failure:
-    error: BaseException
-
-
-class _Stages:
-    """Shared stop flags and the first error; one instance per stream."""
+class _Control:
+    """Shared stop flags and the first error; one instance per stream (and per output runner)."""
 
     def __init__(self) -> None:
         self.abort = threading.Event()  # stop everything now
@@ -87,65 +78,78 @@ class _Stages:
 
 
 @dataclass
-class _Prepared:
-    frame: Frame
-    tensor: np.ndarray
-    box: object
-    preprocess_ms: float
+class _Batch:
+    """Consecutive letterboxed frames in one buffer of the letterbox ring, for one network call."""
+
+    frames: list[Frame]
+    boxes: list[Letterbox]
+    buffer: int
+    preprocess_ms: list[float]
 
 
 class PoseStream:
     """Iterate :class:`FrameResult` for every frame of a source, with the stages on threads.
 
+    ``stages``: a :class:`livepose.stages.Stages` set for this stream (its own buffers), or a
+    :class:`livepose.estimator.PoseEstimator` from which one is made around its network (then
+    ``tracker``, a :class:`livepose.track.PoseTracker` or None, gives ids and smoothing, and
+    ``render`` draws each frame's picture once for the outputs that need one).
     ``prefetch``: frames read and letterboxed ahead of inference (file sources).
     ``max_frames``: read no more than this many frames.
-    ``tracker``: a :class:`livepose.track.PoseTracker` (or None): results then carry track ids,
-    smoothed poses and the tracker's full view (``FrameResult.tracks``).
     ``max_age``: live sources only: when inference becomes free and the newest frame is older
     than this fraction of the frame interval, it is skipped (counted in :attr:`skipped`) and
     the next frame, fresh from the camera, is taken instead.  Lower means less latency and
     a little less throughput; 1 never skips.
-    ``batch``: file sources: frames per network call (consecutive frames of the same size; the
-    last batch may be smaller).  Results are the same as one frame at a time, in frame order;
-    a result's ``inference`` timing is its share of the batch's time.  Live sources always run
-    one frame at a time (``batch`` is then 1).
+    ``batch``: file sources: frames per network call (consecutive frames of the same network
+    size: a source that may change size, ``source.fixed_size`` False, starts a new batch at each
+    change; the last batch may be smaller).  Results are the same as one frame at a time, in
+    frame order; a result's ``inference`` timing is its share of the batch's time.  Live sources
+    always run one frame at a time (``batch`` is then 1).
+    ``hold``: results the consumer may keep referring to after taking them (outputs' queues):
+    the rings of pictures are sized so that none of those is overwritten.
     """
 
-    def __init__(self, source, estimator: PoseEstimator, *, prefetch: int = 3, queue_size: int = 4,
-                 max_frames: int | None = None, max_age: float = 0.5, tracker=None, batch: int = 1):
+    def __init__(self, source, stages, *, prefetch: int = 3, queue_size: int = 4,
+                 max_frames: int | None = None, max_age: float = 0.5, tracker=None, batch: int = 1,
+                 render: bool = False, hold: int = 0):
         if batch < 1:
             raise ValueError(f"batch must be at least 1, got {batch}")
         self.source = source
-        self.tracker = tracker
         self.max_frames = max_frames
         self.max_age = max_age
         self.skipped = 0
-        self.estimator = estimator
         self.batch = 1 if source.is_live else batch
+        self.fixed_size = bool(getattr(source, "fixed_size", True))
+        # queues: letterboxed batches (file sources), network maps per frame, results
+        depth = 1 if source.is_live else max(1, -(-max(1, prefetch) // self.batch))
+        self._prepared: queue.Queue = queue.Queue(maxsize=depth)
+        self._net: queue.Queue = queue.Queue(maxsize=2)
+        self._results: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
+        # rings: a letterbox buffer per queued batch, plus the one being filled and the one being
+        # run; network outputs stay valid while their frames wait for decoding (one set being
+        # decoded, one per queued frame and the one being written); pictures while their results
+        # wait in the results queue and in the consumer's hands
+        rings = dict(batch=self.batch, letterbox_ring=depth + 2, output_ring=self._net.maxsize + 2,
+                     picture_ring=self._results.maxsize + max(0, hold) + 3)
+        if isinstance(stages, Stages):  # built by the caller with rings for this stream
+            if tracker is not None:
+                stages.track.use(tracker)
+            self.stages = stages
+        else:  # a PoseEstimator: this stream's own stages around its network
+            self.stages = stages.stages(tracker=tracker, render=render, **rings)
+        self.tracker = self.stages.track.tracker
+        card = self.stages.card
         self.info = StreamInfo(
             source=getattr(source, "name", "source"),
             size=tuple(source.size),
             fps=float(source.fps),
             frame_count=source.frame_count,
             is_live=bool(source.is_live),
-            model=estimator.card.name,
-            part_names=estimator.card.parts,
-            limbs=estimator.card.limbs,
+            model=card.name,
+            part_names=card.parts,
+            limbs=card.limbs,
         )
-        self._stages = _Stages()
-        prefetch = max(1, prefetch, self.batch)  # read at least a batch ahead
-        self._prepared: queue.Queue = queue.Queue(maxsize=1 if source.is_live else prefetch)
-        self._net: queue.Queue = queue.Queue(maxsize=2)
-        self._results: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
-        # a ring of letterbox buffers: one per queued item, plus the one being filled and the
-        # ones inference holds (the batch being gathered)
-        size = self.estimator.preprocess.size
-        self._preprocessors = [Preprocessor(estimator.card.input, size) for _ in range(prefetch + 1 + self.batch)]
-        # network outputs stay valid while their frames wait for decoding: one set being decoded,
-        # one per queued frame and the one being written (a batch's frames share one set)
-        self._runner = None
-        self._batch_input: np.ndarray | None = None
-        self._decoder = Decoder(estimator.decoder.skeleton, estimator.decoder.config)
+        self._ctl = _Control()
         self._threads: list[threading.Thread] = []
         self._started = False
         self.frames_done = 0
@@ -158,18 +162,9 @@ class PoseStream:
         # warm up at this stream's input size (and batch) so the first frame pays no allocation,
         # compile or engine-build cost
         try:
-            net = self.estimator.network
-            box = self.estimator.preprocess.plan(self.info.size)
-            from livepose.capture import ImageSequenceSource
-
-            if not isinstance(self.source, ImageSequenceSource):  # an image folder may change size
-                net.prepare(box.net_size, self.batch)
-            self._runner = net.runner(ring=self._net.maxsize + 2)
-            self.estimator.warm_up(self.info.size)  # the decoder, and the network at batch 1
-            if self.batch > 1:  # the other end of the batch sizes this stream runs
-                self._runner.run_raw(np.zeros(net.input_shape(box.net_size, self.batch), np.float32))
+            self.stages.warm_up(self.info.size, self.batch, fixed_size=self.fixed_size)
         except BaseException:
-            self._stages.abort.set()  # no stage started: get() ends at once (Ctrl-C during warm-up)
+            self._ctl.abort.set()  # no stage started: get() ends at once (Ctrl-C during warm-up)
             raise
         targets = [(self._infer, "livepose-inference"), (self._decode, "livepose-decode")]
         if not self.info.is_live:
@@ -182,15 +177,15 @@ class PoseStream:
 
     def stop_capture(self) -> None:
         """Read no more frames; frames already read still come out of the iterator."""
-        self._stages.stop_input.set()
+        self._ctl.stop_input.set()
 
     def abort(self) -> None:
         """Stop every stage now."""
-        self._stages.abort.set()
+        self._ctl.abort.set()
 
     def close(self, timeout: float = 5.0) -> None:
-        self._stages.stop_input.set()
-        self._stages.abort.set()
+        self._ctl.stop_input.set()
+        self._ctl.abort.set()
         deadline = time.monotonic() + timeout
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
@@ -209,11 +204,11 @@ class PoseStream:
         generator, nothing is finalised), which is how the CLI drains on Ctrl-C.
         """
         self.start()
-        item = self._stages.get(self._results)
+        item = self._ctl.get(self._results)
         if item is _END:
-            self._stages.abort.set()
-            if self._stages.error is not None:
-                raise self._stages.error
+            self._ctl.abort.set()
+            if self._ctl.error is not None:
+                raise self._ctl.error
             return None
         self.frames_done += 1
         return item
@@ -222,114 +217,101 @@ class PoseStream:
         while (item := self.get()) is not None:
             yield item
 
-    # -- stages ----------------------------------------------------------------------------
+    # -- threads ---------------------------------------------------------------------------
     def _guard(self, target) -> None:
         try:
             target()
         except BaseException as exc:  # any failure stops the whole stream, reported once
-            self._stages.fail(exc)
+            self._ctl.fail(exc)
 
     def _capture(self) -> None:
-        st = self._stages
-        ring = self._preprocessors
-        k = 0
+        """File sources: read, letterbox into the ring's current batch buffer, hand on full batches."""
+        st, letterbox = self._ctl, self.stages.letterbox
+        ring, size = letterbox.ring, self.batch
+        buffer = 0
+        group: _Batch | None = None
         try:
             for n, frame in enumerate(self.source):
                 if st.stop_input.is_set() or st.abort.is_set() or n == self.max_frames:
                     break
                 t0 = time.perf_counter()
-                tensor, box = ring[k % len(ring)](frame.image)
-                k += 1
-                item = _Prepared(frame, tensor, box, (time.perf_counter() - t0) * 1e3)
-                if not st.put(self._prepared, item):
-                    return
+                if group is not None and not self.fixed_size \
+                        and letterbox.plan(frame.size).net_size != group.boxes[0].net_size:
+                    if not st.put(self._prepared, group):  # a new network size starts a new batch
+                        return
+                    group, buffer = None, (buffer + 1) % ring
+                if group is None:
+                    group = _Batch([], [], buffer, [])
+                box = letterbox(frame.image, buffer, len(group.frames))
+                group.frames.append(frame)
+                group.boxes.append(box)
+                group.preprocess_ms.append((time.perf_counter() - t0) * 1e3)
+                if len(group.frames) == size:
+                    if not st.put(self._prepared, group):
+                        return
+                    group, buffer = None, (buffer + 1) % ring
+            if group is not None:
+                st.put(self._prepared, group)
         finally:
             st.put(self._prepared, _END)
 
-    def _live_items(self) -> Iterator[_Prepared]:
+    def _live_batches(self) -> Iterator[_Batch]:
         """A live source keeps only its newest frame: take it, letterbox it, run it."""
-        pre = self._preprocessors[0]
+        letterbox = self.stages.letterbox
         limit = self.max_age / self.info.fps if self.info.fps > 0 else float("inf")
         n = 0
         for frame in self.source:
-            if self._stages.stop_input.is_set() or self._stages.abort.is_set() or n == self.max_frames:
+            if self._ctl.stop_input.is_set() or self._ctl.abort.is_set() or n == self.max_frames:
                 return
             t0 = time.perf_counter()
             if n > 0 and t0 - frame.captured_at > limit:
                 self.skipped += 1  # stale: the next frame is at most one interval away
                 continue
             n += 1
-            tensor, box = pre(frame.image)
-            yield _Prepared(frame, tensor, box, (time.perf_counter() - t0) * 1e3)
+            box = letterbox(frame.image, 0, 0)
+            yield _Batch([frame], [box], 0, [(time.perf_counter() - t0) * 1e3])
 
-    def _queued_items(self) -> Iterator[_Prepared]:
+    def _queued_batches(self) -> Iterator[_Batch]:
         while True:
-            item = self._stages.get(self._prepared)
+            item = self._ctl.get(self._prepared)
             if item is _END:
                 return
             yield item
 
-    def _batches(self, items: Iterator[_Prepared]) -> Iterator[list[_Prepared]]:
-        """Consecutive items in groups of up to ``batch`` with the same tensor shape (an image
-        folder may change size); a group is handed on as soon as it is full, or when the input ends."""
-        group: list[_Prepared] = []
-        for item in items:
-            if group and item.tensor.shape != group[0].tensor.shape:
-                yield group
-                group = []
-            group.append(item)
-            if len(group) == self.batch:
-                yield group
-                group = []
-        if group:
-            yield group
-
-    def _stack(self, group: list[_Prepared]) -> np.ndarray:
-        """The group's tensors as one batch (a reused buffer; the network reads it before returning)."""
-        shape = (len(group),) + group[0].tensor.shape[1:]
-        full = (self.batch,) + shape[1:]
-        if self._batch_input is None or self._batch_input.shape != full:
-            self._batch_input = np.empty(full, np.float32)
-        batch = self._batch_input[: len(group)]
-        for i, item in enumerate(group):
-            batch[i] = item.tensor[0]
-        return batch
-
     def _infer(self) -> None:
-        st, net, runner = self._stages, self.estimator.network, self._runner
-        items = self._live_items() if self.info.is_live else self._queued_items()
+        st, stages = self._ctl, self.stages
+        batches = self._live_batches() if self.info.is_live else self._queued_batches()
         try:
-            for group in self._batches(items):
+            for group in batches:
                 if st.abort.is_set():
                     return
                 t0 = time.perf_counter()
-                tensor = group[0].tensor if len(group) == 1 else self._stack(group)
-                outputs = runner.run_raw(tensor)
-                ms = (time.perf_counter() - t0) * 1e3 / len(group)
-                for i, item in enumerate(group):
-                    if not st.put(self._net, (item, net.outputs_to_maps(outputs, item.box, i), ms)):
+                maps = stages.inference(stages.letterbox.tensor(group.buffer, len(group.frames)), group.boxes)
+                ms = (time.perf_counter() - t0) * 1e3 / len(group.frames)
+                for frame, out, pre_ms in zip(group.frames, maps, group.preprocess_ms):
+                    if not st.put(self._net, (frame, out, pre_ms, ms)):
                         return
         finally:
             st.put(self._net, _END)
 
     def _decode(self) -> None:
-        st = self._stages
+        st, stages = self._ctl, self.stages
+        tracking = stages.track.enabled
         try:
             while True:
                 got = st.get(self._net)
                 if got is _END:
                     return
-                item, out, infer_ms = got
+                frame, out, pre_ms, infer_ms = got
                 t0 = time.perf_counter()
-                poses = self._decoder(out)
+                poses = stages.decode(out)
                 t1 = time.perf_counter()
-                timings = {"preprocess": item.preprocess_ms, "inference": infer_ms, "decode": (t1 - t0) * 1e3}
-                if self.tracker is None:
-                    result = FrameResult(item.frame, poses, None, timings)
-                else:
-                    tracks = self.tracker.update(poses, item.frame.timestamp)
-                    timings["track"] = (time.perf_counter() - t1) * 1e3
-                    result = FrameResult(item.frame, tracks.smoothed_poses(), tracks.ids, timings, tracks)
+                people = stages.track(poses, frame.timestamp)
+                t2 = time.perf_counter()
+                timings = StageTimings(pre_ms, infer_ms, (t1 - t0) * 1e3, (t2 - t1) * 1e3 if tracking else None)
+                result = FrameResult(frame, people, timings)
+                if stages.render is not None:
+                    result = with_picture(result, stages.render)
                 if not st.put(self._results, result):
                     return
         finally:
@@ -337,19 +319,28 @@ class PoseStream:
 
 
 class SinkRunner:
-    """Feeds every result to each sink on the sink's own thread, through a bounded queue.
+    """Feeds every result to each output: an output on its own thread through a bounded queue,
+    or, when it says so (``on_caller_thread``, the overlay window), directly on the caller's
+    thread for the lowest latency.
 
-    A sink that falls behind applies backpressure (file outputs never lose a frame).  The
-    first sink error stops the runner; :meth:`write` then raises it.  :meth:`close` lets
-    each worker finish its queue, then closes every sink (files complete and valid).
+    The frame's record (:mod:`livepose.records`), which every serialiser reads, is made once here
+    before the result is handed out.  An output that falls behind applies backpressure (file
+    outputs never lose a frame).  The first output error stops the runner; :meth:`write` then
+    raises it.  :meth:`close` lets each worker finish its queue, then closes every output (files
+    complete and valid).  :attr:`stop_requested` is set when an output asks the run to stop
+    (``q`` in the window).
     """
 
     def __init__(self, sinks, info: StreamInfo, queue_size: int = 8, nice: int = 10):
         self.sinks = list(sinks)
         self.nice = nice
-        self._stages = _Stages()
-        self._queues = [queue.Queue(maxsize=queue_size) for _ in self.sinks]
+        self.queue_size = queue_size
+        self._ctl = _Control()
+        self._inline = [s for s in self.sinks if getattr(s, "on_caller_thread", False)]
+        self._threaded = [s for s in self.sinks if not getattr(s, "on_caller_thread", False)]
+        self._queues = [queue.Queue(maxsize=queue_size) for _ in self._threaded]
         self._threads: list[threading.Thread] = []
+        self._stops = [e for e in (getattr(s, "stop_requested", None) for s in self.sinks) if e is not None]
         opened = []
         try:
             for sink in self.sinks:
@@ -359,13 +350,22 @@ class SinkRunner:
             for sink in opened:
                 _close_quietly(sink)
             raise
-        for sink, q in zip(self.sinks, self._queues):
+        for sink, q in zip(self._threaded, self._queues):
             t = threading.Thread(target=self._work, args=(sink, q), name=f"livepose-sink-{sink.name}", daemon=True)
             t.start()
             self._threads.append(t)
 
+    @property
+    def needs_picture(self) -> bool:
+        """Whether some output shows or writes the frames with skeletons drawn."""
+        return any(getattr(s, "needs_picture", False) for s in self.sinks)
+
+    @property
+    def stop_requested(self) -> bool:
+        return any(e.is_set() for e in self._stops)
+
     def _work(self, sink, q: queue.Queue) -> None:
-        st = self._stages
+        st = self._ctl
         _lower_priority(self.nice)
         try:
             while True:
@@ -377,27 +377,35 @@ class SinkRunner:
             st.fail(exc)
 
     def write(self, result: FrameResult) -> None:
+        if not self.sinks:
+            return
+        if result.record is None:
+            from livepose.records import FrameRecord
+
+            result = replace(result, record=FrameRecord.from_result(result))
         for q in self._queues:
-            if not self._stages.put(q, result):
+            if not self._ctl.put(q, result):
                 break
-        if self._stages.error is not None:
-            raise self._stages.error
+        if self._ctl.error is not None:
+            raise self._ctl.error
+        for sink in self._inline:
+            sink.write(result)
 
     def close(self, timeout: float = 30.0) -> None:
-        """Finish queued frames, then close every sink; re-raises the first sink error."""
+        """Finish queued frames, then close every output; re-raises the first output error."""
         for q in self._queues:
-            self._stages.put(q, _END)
+            self._ctl.put(q, _END)
         deadline = time.monotonic() + timeout
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
-        self._stages.abort.set()
+        self._ctl.abort.set()
         first: BaseException | None = None
         for sink in self.sinks:
             try:
                 sink.close()
             except BaseException as exc:
                 first = first or exc
-        error = self._stages.error or first
+        error = self._ctl.error or first
         if error is not None:
             raise error
 
@@ -444,35 +452,46 @@ class RunSummary:
         return text + (" (interrupted)" if self.interrupted else "")
 
 
-def run_video(source, estimator: PoseEstimator, sinks, *, display=None, max_frames: int | None = None,
+OUTPUT_QUEUE = 8  # results each threaded output may have waiting
+
+
+def run_video(source, estimator, sinks, *, display=None, max_frames: int | None = None,
               quiet: bool = False, tracker=None, batch: int = 1) -> RunSummary:
-    """Run a source through the pipeline into ``sinks`` (each on its own thread) and ``display``
-    (the overlay window, handed each result straight from this loop for the lowest latency).  Ctrl-C or SIGTERM stops the capture; frames
-    already read are finished and written, and every sink is closed valid.  A second Ctrl-C
-    stops at once (sinks are still closed)."""
+    """Run a source through the pipeline (stages made from ``estimator``, with ``tracker``) into
+    ``sinks``; ``display``, the overlay window, is one more of them.  See :func:`run_stream`."""
+    sinks = list(sinks) + ([display] if display is not None else [])
+    render = any(getattr(s, "needs_picture", False) for s in sinks)
+    stream = PoseStream(source, estimator, max_frames=max_frames, tracker=tracker, batch=batch, render=render,
+                        hold=OUTPUT_QUEUE + 2 if sinks else 0)
+    return run_stream(stream, sinks, quiet=quiet)
+
+
+def run_stream(stream: PoseStream, sinks, *, quiet: bool = False) -> RunSummary:
+    """Run ``stream`` to its end into ``sinks`` (each on its own thread, or on this one when it
+    says so), with a progress bar.  Ctrl-C or SIGTERM stops the capture; frames already read are
+    finished and written, and every output is closed valid.  A second Ctrl-C stops at once
+    (outputs are still closed).  The stream is closed on return."""
     import signal
 
     from livepose.progress import Progress
 
-    stream = PoseStream(source, estimator, max_frames=max_frames, tracker=tracker, batch=batch)
-    runner = SinkRunner(sinks, stream.info)
+    source = stream.source
+    try:
+        runner = SinkRunner(sinks, stream.info, queue_size=OUTPUT_QUEUE)
+    except BaseException:
+        stream.close()
+        raise
     previous = None
     if threading.current_thread() is threading.main_thread():
         def _term(signum, frame):
             raise KeyboardInterrupt
         previous = signal.signal(signal.SIGTERM, _term)
-    if display is not None:
-        try:
-            display.open(stream.info)
-        except BaseException:
-            runner.close()
-            raise
     interrupted = False
     people = 0
     t0 = time.perf_counter()
     total = source.frame_count if not source.is_live else None
-    if max_frames is not None and total is not None:
-        total = min(total, max_frames)
+    if stream.max_frames is not None and total is not None:
+        total = min(total, stream.max_frames)
     progress = Progress(total, quiet=quiet)
     try:
         while True:
@@ -481,10 +500,8 @@ def run_video(source, estimator: PoseEstimator, sinks, *, display=None, max_fram
                 if result is None:
                     break
                 runner.write(result)
-                if display is not None:
-                    display.write(result)
-                    if display.stop_requested.is_set():
-                        stream.stop_capture()
+                if runner.stop_requested:
+                    stream.stop_capture()
                 people += len(result.poses)
                 progress.update(1, len(result.poses))
             except KeyboardInterrupt:
@@ -498,13 +515,9 @@ def run_video(source, estimator: PoseEstimator, sinks, *, display=None, max_fram
         try:
             stream.close()
         finally:
-            try:
-                if display is not None:
-                    display.close()
-            finally:
-                runner.close()
-                if previous is not None:
-                    signal.signal(signal.SIGTERM, previous)
+            runner.close()
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
     return RunSummary(
         frames=stream.frames_done,
         seconds=time.perf_counter() - t0,
@@ -513,33 +526,6 @@ def run_video(source, estimator: PoseEstimator, sinks, *, display=None, max_fram
         interrupted=interrupted,
         stopped_early=getattr(source, "stopped_early", None),
     )
-
-
-def open_stream(source: str, *, model=None, card=None, size: tuple[int, int] | None = None, rules: str = "openpose",
-                upsample: int | None = None, providers=None, threads: int | None = None,
-                backend: str = "auto", precision: str = "auto", realtime: bool = False, track: bool = True,
-                smoother: str = "kalman", batch: int = 1, allow_fallback: bool = False, trt_cache=None) -> PoseStream:
-    """The Python API's entry point, with the command line's options::
-
-        with livepose.open("match.mp4") as stream:
-            for result in stream:
-                print(result.frame.index, len(result.poses))
-    """
-    from livepose.capture import open_source
-    from livepose.card import load_card
-    from livepose.settings import RULES
-
-    config = RULES[rules] if upsample is None else RULES[rules].with_(upsample=upsample)
-    src = open_source(str(source), realtime=realtime)
-    try:
-        est = PoseEstimator(load_card(card, model), size=size, decode=config, providers=providers,
-                            threads=threads, backend=backend, precision=precision, allow_fallback=allow_fallback,
-                            trt_cache=trt_cache, warm_up=False)
-        tracker = make_tracker(est.card.parts, smoother) if track else None
-    except BaseException:
-        src.close()
-        raise
-    return PoseStream(src, est, tracker=tracker, batch=batch)
 
 
 def make_tracker(part_names, smoother: str = "kalman"):

@@ -1,4 +1,9 @@
-"""Drawing skeletons on images (drawing only: no state, no decoding)."""
+"""Drawing skeletons on images (drawing only: no state, no decoding).
+
+:func:`render_result` is the one drawing of a frame: the pipeline's render stage makes
+``result.picture`` with it once per frame when an output shows or writes pictures, and the
+outputs that need a picture call it themselves for results made by hand.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import colorsys
 import cv2
 import numpy as np
 
-from livepose.types import Poses
+from livepose.types import FrameResult, People, Poses
 
 
 def limb_colours(num_limbs: int) -> list[tuple[int, int, int]]:
@@ -64,3 +69,19 @@ def draw_poses(
             cv2.putText(image, label, org, cv2.FONT_HERSHEY_SIMPLEX, fs, (0, 0, 0), thickness + 2, cv2.LINE_AA)
             cv2.putText(image, label, org, cv2.FONT_HERSHEY_SIMPLEX, fs, colour, max(2, thickness - 1), cv2.LINE_AA)
     return image
+
+
+def draw_people(image: np.ndarray, people: People, limbs: np.ndarray, thickness: int | None = None) -> np.ndarray:
+    """Draw a frame's people onto ``image`` (in place) and return it: in their ids' colours with
+    the ids as labels when tracked, else with one colour per limb (:func:`draw_poses`)."""
+    return draw_poses(image, people.poses, limbs, people.ids, thickness)
+
+
+def render_result(canvas: np.ndarray | None, result: FrameResult, limbs: np.ndarray) -> np.ndarray:
+    """The frame of ``result`` with its people drawn, in ``canvas`` (reused when it has the frame's
+    shape and dtype, else a new array is made); returns the canvas.  The frame is not changed."""
+    image = result.frame.image
+    if canvas is None or canvas.shape != image.shape or canvas.dtype != image.dtype:
+        canvas = np.empty_like(image)
+    np.copyto(canvas, image)
+    return draw_people(canvas, result.people, limbs)

@@ -92,9 +92,9 @@ def test_unknown_backend_is_a_usage_error(tmp_path, capsys):
 
 
 def test_openvino_missing_is_one_line_exit_3(tmp_path, capsys, monkeypatch):
-    import livepose.inference as inference
+    import livepose.inference.openvino as ov_engine
 
-    monkeypatch.setattr(inference, "openvino_available", lambda: False)
+    monkeypatch.setattr(ov_engine, "openvino_available", lambda: False)
     code, _, err = _run(capsys, "image", VIDEO_PHOTO, "--out", tmp_path, "--backend", "openvino")
     assert code == 3
     assert "backend 'openvino' is not installed: pip install -e .[openvino]" in _error_line(err)

@@ -5,6 +5,7 @@ Live behaviour is tested with a fake camera (no device needed); timings are chec
 
 from __future__ import annotations
 
+import functools
 import shutil
 import threading
 import time
@@ -16,6 +17,7 @@ import pytest
 
 from conftest import COCO_DIR, REPO
 from livepose.capture import ImageSequenceSource, LiveSource, VideoSource, open_source
+from livepose.capture.fake import FakeCapture
 from livepose.errors import InputError
 
 CLIP = REPO / "examples" / "one-by-one-clip.mp4"
@@ -26,42 +28,8 @@ COCO_PHOTOS = sorted(COCO_DIR.glob("*.jpg"))
 # --------------------------------------------------------------------------- fakes
 
 
-class FakeCamera:
-    """A capture-like camera: numbered frames every ``period`` s, with scripted faults.
-
-    ``fail_after``: reads after that many frames fail (ok False).
-    ``block_after``: reads after that many frames block until ``unblock`` is set, then fail.
-    """
-
-    def __init__(self, period=0.002, fail_after=None, block_after=None, opened=True, fps=100.0):
-        self.period = period
-        self.fail_after = fail_after
-        self.block_after = block_after
-        self.unblock = threading.Event()
-        self.opened = opened
-        self.fps = fps
-        self.frames = 0
-        self.released = threading.Event()
-
-    def isOpened(self):  # noqa: N802 - the cv2.VideoCapture interface
-        return self.opened
-
-    def get(self, prop):
-        return self.fps if prop == cv2.CAP_PROP_FPS else 0.0
-
-    def read(self):
-        if self.fail_after is not None and self.frames >= self.fail_after:
-            time.sleep(self.period)
-            return False, None
-        if self.block_after is not None and self.frames >= self.block_after:
-            self.unblock.wait(20)
-            return False, None
-        time.sleep(self.period)
-        self.frames += 1
-        return True, np.full((24, 32, 3), self.frames % 256, np.uint8)
-
-    def release(self):
-        self.released.set()
+# The package's fake camera, at a fast pace (500 frames/s) while it says 100 fps.
+FakeCamera = functools.partial(FakeCapture, 100.0, period=0.002)
 
 
 def opener_of(*cameras, then=None):
@@ -305,7 +273,7 @@ def test_live_gives_up_after_max_reconnects():
 
 def test_live_stall_reconnects_when_a_read_hangs():
     events = []
-    stuck, fresh = FakeCamera(block_after=3), FakeCamera()
+    stuck, fresh = FakeCamera(stall_after=3), FakeCamera()
     with LiveSource(opener_of(stuck, fresh), "fake", label="stream", stall_timeout=0.3, backoff=0.01,
                     on_event=events.append) as source:
         start = time.perf_counter()
@@ -313,12 +281,12 @@ def test_live_stall_reconnects_when_a_read_hangs():
         assert time.perf_counter() - start < 5.0
     assert indices == sorted(set(indices)) and indices[-1] >= 7
     assert events[0].startswith("stream: no frame for 0.3 s; reconnecting")
-    stuck.unblock.set()  # the abandoned reader returns from its read, sees it is stale, releases
+    stuck.unstall.set()  # the abandoned reader returns from its read, sees it is stale, releases
     assert stuck.released.wait(2) and fresh.released.wait(2)
 
 
 def test_close_during_a_blocking_next_returns_promptly():
-    cam = FakeCamera(block_after=1)
+    cam = FakeCamera(stall_after=1)
     source = LiveSource(opener_of(cam), "fake", stall_timeout=30, join_timeout=0.2)
     assert next(source).index == 0
     outcome = []
@@ -339,14 +307,14 @@ def test_close_during_a_blocking_next_returns_promptly():
     consumer.join(1.0)
     assert outcome == ["stopped"]
     source.close()  # twice is fine
-    cam.unblock.set()
+    cam.unstall.set()
     assert cam.released.wait(2)
 
 
 @pytest.mark.parametrize("camera, message", [
     (lambda: FakeCamera(opened=False), r"^cam: cannot be opened$"),
     (lambda: FakeCamera(fail_after=0), r"^cam: opened but sent no frame$"),
-    (lambda: FakeCamera(block_after=0), r"^cam: opened but sent no frame within 0.3 s$"),
+    (lambda: FakeCamera(stall_after=0), r"^cam: opened but sent no frame within 0.3 s$"),
 ])
 def test_live_source_that_gives_no_first_frame_fails_at_open(camera, message):
     cam = camera()
@@ -354,7 +322,7 @@ def test_live_source_that_gives_no_first_frame_fails_at_open(camera, message):
     with pytest.raises(InputError, match=message):
         LiveSource(lambda: cam, "cam", open_timeout=0.3)
     assert time.perf_counter() - start < 2.0
-    cam.unblock.set()
+    cam.unstall.set()
 
 
 def test_live_opener_that_raises_fails_at_open():
@@ -385,3 +353,23 @@ def test_realtime_image_folder(photo_folder):
         assert source.is_live
         frames = list(source)
     assert [f.index for f in frames] == [0, 1, 2, 3] and [f.size for f in frames] == sizes
+
+
+# --------------------------------------------------------------------------- fixed_size
+
+
+def test_fixed_size_is_asked_of_the_source():
+    with open_source(str(CLIP)) as video:
+        assert video.fixed_size is True
+    with open_source(str(CLIP), realtime=True) as replayed_video:
+        assert replayed_video.is_live and replayed_video.fixed_size is True
+    assert len({cv2.imread(str(p)).shape for p in COCO_PHOTOS}) > 1  # the photos differ in size
+    with open_source(str(COCO_DIR)) as folder:
+        assert isinstance(folder, ImageSequenceSource) and folder.fixed_size is False
+    with open_source(str(COCO_DIR), realtime=True, fps=50) as replayed_folder:
+        assert replayed_folder.is_live and replayed_folder.fixed_size is False
+    with LiveSource(lambda: FakeCapture(fps=200.0), "fake", 200.0) as camera:
+        assert camera.is_live and camera.fixed_size is True
+        assert next(camera).size == camera.size == (32, 24)
+    with pytest.raises(AttributeError):
+        video.fixed_size = False  # read-only

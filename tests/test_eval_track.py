@@ -12,11 +12,11 @@ import pytest
 
 from conftest import SHARED
 from livepose.errors import InputError
-from livepose.evaluate_track import (
+from livepose.eval import (
     GtFrame, TrackingScorer, evaluate_tracking, head_size, jitter, load_posetrack, match_distances, match_scores,
     smoothing_lag,
 )
-from livepose.types import COCO17_NAMES, TRACK_CONFIRMED, Tracks
+from livepose.types import COCO17_NAMES, TRACK_CONFIRMED, People, Tracks
 
 pytest.importorskip("motmetrics")
 
@@ -74,7 +74,7 @@ def _tracks(ids, xy17: np.ndarray, raw17: np.ndarray | None = None) -> Tracks:
 def _score(scene: list[GtFrame], tracks: list[Tracks]) -> dict:
     scorer = TrackingScorer(BODY)
     for gt, tr in zip(scene, tracks):
-        scorer.add("scene", gt, tr)
+        scorer.add("scene", gt, People.from_tracks(tr))
     return scorer.report()
 
 

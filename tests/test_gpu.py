@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import pytest
 
-import livepose.inference as inference
+import livepose.inference.providers as provider_policy
 from livepose.card import load_card
 from livepose.cli import main
 from livepose.errors import ModelError
@@ -190,7 +190,7 @@ def test_tensorrt_loaded_gets_its_options(card, monkeypatch, tmp_path):
 
 def test_tensorrt_profile_from_the_stream_size_and_batch(card, monkeypatch, tmp_path):
     fake = FakeOrt(monkeypatch, ALL_GPU, loaded=ALL_GPU)
-    monkeypatch.setattr(inference, "_profile_name_ok", lambda name: True)
+    monkeypatch.setattr(provider_policy, "_profile_name_ok", lambda name: True)
     net = Network(card, trt_cache=tmp_path)
     net.prepare((656, 368), 4)  # a new session with a profile for exactly this size, batches 1..4
     options = fake.calls[-1]["providers"][0][1]
@@ -329,7 +329,8 @@ def test_stream_with_io_binding_gives_the_same_poses(bound_estimator, unbatched,
     from livepose.inference import BoundRunner
 
     results, stream = _stream_results(bound_estimator, open_source(str(CLIP)), max_frames=11, batch=batch)
-    assert isinstance(stream._runner, BoundRunner) and stream._runner.ring == stream._net.maxsize + 2
+    runner = stream.stages.inference._runner
+    assert isinstance(runner, BoundRunner) and runner.ring == stream._net.maxsize + 2
     _same_poses(results, unbatched)
 
 
@@ -342,10 +343,27 @@ def test_batches_split_where_the_frame_size_changes(ort_estimator, tmp_path, cli
             image = cv2.resize(image, (640, 480))
         cv2.imwrite(str(tmp_path / f"f{i:02d}.png"), image)
     one, _ = _stream_results(ort_estimator, open_source(str(tmp_path)))
-    four, stream = _stream_results(ort_estimator, open_source(str(tmp_path)), batch=4)
-    groups = list(stream._batches(iter([type("I", (), {"tensor": np.zeros(s)})() for s in
-                                        [(1, 3, 8, 8)] * 3 + [(1, 3, 8, 16)] * 2])))
-    assert [len(g) for g in groups] == [3, 2]
+    source = open_source(str(tmp_path))
+    assert not source.fixed_size  # an image folder: the pipeline checks each frame's size
+    four, stream = _stream_results(ort_estimator, source, batch=4)
+    calls = []
+
+    class Recording:  # what the network is given by the stream's own capture thread
+        def __init__(self, runner):
+            self.runner = runner
+
+        def run_raw(self, tensor):
+            if tensor.any():  # not the warm-up's blank input
+                calls.append(tuple(tensor.shape))
+            return self.runner.run_raw(tensor)
+
+    from livepose.pipeline import PoseStream
+
+    again = PoseStream(open_source(str(tmp_path)), ort_estimator, batch=4)
+    again.stages.inference._runner = Recording(again.stages.inference._runner)
+    with again:
+        assert len(list(again)) == 5
+    assert [c[0] for c in calls] == [3, 2] and calls[0][2:] != calls[1][2:]  # 3 of one size, 2 of the other
     _same_poses(four, one)
 
 
@@ -509,17 +527,17 @@ def test_output_ring_survives_a_slow_decoder():
 
     def maps_seen(estimator, delay):
         stream = PoseStream(open_source(str(CLIP)), estimator, max_frames=10)
-        decode, seen = stream._decoder, []
+        decode, seen = stream.stages.decode.decoder, []
 
         def slow(out):
             time.sleep(delay)
             seen.append((out.heatmaps.copy(), out.pafs.copy()))
             return decode(out)
 
-        stream._decoder = slow
+        stream.stages.decode.decoder = slow
         with stream:
             assert [r.frame.index for r in stream] == list(range(10))
-        return seen
+        return seen[1:]  # the first decoded maps are the warm-up's blank input
 
     small = dict(backend="onnxruntime", threads=2, size=(-1, 184), warm_up=False)  # fast inference
     expected = maps_seen(PoseEstimator(**small), 0.0)

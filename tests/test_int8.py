@@ -172,14 +172,14 @@ def test_a_variant_card_must_say_its_precision(tmp_path):
 
 
 def test_auto_picks_int8_only_when_verified(tmp_path, monkeypatch, made):
-    import livepose.inference as inference
+    import livepose.inference.select as select
 
     fp32_card, _, int8_card = made
     card = load_card(fp32_card)
     for backend in ("onnxruntime", "openvino"):
-        monkeypatch.setattr(inference, "AUTO_PRECISIONS_VERIFIED", ())
+        monkeypatch.setattr(select, "AUTO_PRECISIONS_VERIFIED", ())
         assert resolve_precision(backend, "auto", card) == "fp32"
-        monkeypatch.setattr(inference, "AUTO_PRECISIONS_VERIFIED", ("int8",))
+        monkeypatch.setattr(select, "AUTO_PRECISIONS_VERIFIED", ("int8",))
         assert resolve_precision(backend, "auto", card) == "int8"
         # a card without an int8 sibling stays fp32
         assert resolve_precision(backend, "auto", load_card(_fp32_card_in(tmp_path))) == "fp32"

@@ -32,12 +32,20 @@ from livepose.sinks import (
     VideoSink,
 )
 from livepose.sinks.display import NO_DISPLAY
-from livepose.types import COCO17_NAMES, Frame, FrameResult, Poses, StreamInfo
+from livepose.types import COCO17_NAMES, Frame, FrameResult, People, Poses, StreamInfo
 
 SIZE = (640, 424)
 FPS = 25.0
 PHOTOS = ["000000000785.jpg", "000000040083.jpg", "000000196141.jpg", "000000197388.jpg"]
 EMPTY_AT = 2  # the frame index with nobody in it
+
+
+def tracked_people(poses: Poses, ids: np.ndarray) -> People:
+    """The poses as a tracker would report people it took them for: ``ids``, alternating states,
+    the detections as raw, no predicted joints."""
+    n, p = len(poses), len(poses.part_names)
+    return People(poses, ids=np.asarray(ids, np.int64), state=(np.arange(n) % 2).astype(np.int8), raw=poses,
+                  predicted_xy=np.full((n, p, 2), np.nan, np.float32))
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +63,8 @@ def run(estimator):
         poses = Poses.empty(estimator.part_names) if index == EMPTY_AT else estimator(image)[0]
         frame = Frame(index=index, timestamp=index / FPS, captured_at=time.perf_counter(), image=image)
         ids = (np.arange(len(poses), dtype=np.int64)[::-1] + 10 * index + 3)
-        plain.append(FrameResult(frame, poses))
-        tracked.append(FrameResult(frame, poses, person_ids=ids))
+        plain.append(FrameResult(frame, People.detected(poses)))
+        tracked.append(FrameResult(frame, tracked_people(poses, ids)))
     counts = [len(r.poses) for r in plain]
     assert counts[EMPTY_AT] == 0 and all(c > 0 for i, c in enumerate(counts) if i != EMPTY_AT)
     assert any((~r.poses.visible).any() for r in plain), "the fixture should have missing parts"
@@ -221,7 +229,8 @@ def test_video_plays_back_with_every_frame(tmp_path, run, suffix):
     path = tmp_path / "deep" / "er" / f"out{suffix}"
     before = [r.frame.image.copy() for r in results]
     small = results[0].frame.image[::2, ::2]  # another size: resized to the stream's
-    extra = FrameResult(Frame(99, 99 / FPS, 0.0, np.ascontiguousarray(small)), Poses.empty(info.part_names))
+    extra = FrameResult(Frame(99, 99 / FPS, 0.0, np.ascontiguousarray(small)),
+                        People.detected(Poses.empty(info.part_names)))
     with VideoSink(path) as sink:
         sink.open(info)
         for r in results + [extra]:
@@ -398,15 +407,15 @@ def test_display_keys_and_hud_state(run):
     other._on_key(ord("q"))
     assert other.stop_requested.is_set()
     assert DisplaySink().dropped(5) == 0 and DisplaySink().fps() == 0.0
-    other.set_stats(fps=12.5, dropped=4)
-    assert other.dropped(0) == 4
+    assert DisplaySink.on_caller_thread and DisplaySink.needs_picture
+    assert isinstance(other.stop_requested, type(sink.stop_requested)) and sink.stop_requested is not other.stop_requested
 
 
 DISPLAY_SCRIPT = textwrap.dedent("""
     import sys, threading, time
     import numpy as np
     from livepose.sinks import DisplaySink
-    from livepose.types import Frame, FrameResult, Poses, StreamInfo
+    from livepose.types import Frame, FrameResult, People, Poses, StreamInfo
 
     data = np.load(sys.argv[1], allow_pickle=False)
     parts = tuple(str(p) for p in data["parts"])
@@ -418,10 +427,13 @@ DISPLAY_SCRIPT = textwrap.dedent("""
         for i in range(int(data["count"])):
             n = int(data[f"n{i}"])
             poses = Poses(data[f"xy{i}"], data[f"conf{i}"], data[f"score{i}"], parts)
-            ids = np.arange(n, dtype=np.int64) if i % 2 else None
+            people = People.detected(poses)
+            if i % 2:  # tracked: drawn in the ids' colours with labels
+                people = People(poses, ids=np.arange(n, dtype=np.int64), state=np.ones(n, np.int8), raw=poses,
+                                predicted_xy=np.full(poses.xy.shape, np.nan, np.float32))
             index = i if i < 3 else i + 2   # a gap: two frames dropped
             frame = Frame(index, index / 25, time.perf_counter() - 0.03, data[f"img{i}"])
-            sink.write(FrameResult(frame, poses, ids))
+            sink.write(FrameResult(frame, people))
             time.sleep(0.05)
 
     t = threading.Thread(target=worker)

@@ -20,16 +20,14 @@ from pythonosc import dispatcher as osc_dispatcher
 from pythonosc import osc_server
 from pythonosc.osc_bundle import OscBundle
 
-from conftest import COCO_DIR, REPO
-from livepose.capture import open_source
+from clip_results import CLIP, clip_results
+from conftest import COCO_DIR
 from livepose.errors import OutputError
-from livepose.pipeline import PoseStream, make_tracker, run_video
-from livepose.sinks.messages import TRACK_STATE_NAMES
-from livepose.sinks.osc import DEFAULT_MAX_BUNDLE, OscSink
-from livepose.sinks.udp import DEFAULT_MAX_DATAGRAM, UdpSink
-from livepose.types import Frame, FrameResult, StreamInfo
+from livepose.sinks.stream.osc import DEFAULT_MAX_BUNDLE, OscSink
+from livepose.sinks.stream.udp import DEFAULT_MAX_DATAGRAM, UdpSink
+from livepose.track import PoseTracker, TrackerConfig
+from livepose.types import TRACK_STATES, Frame, FrameResult, People, StreamInfo
 
-CLIP = REPO / "examples" / "one-by-one-clip.mp4"
 CLIP_FRAMES = 25
 CROWD_PHOTO = COCO_DIR / "000000197388.jpg"  # five people
 WAIT = 10.0  # seconds a receiver waits for a datagram that must come (loopback: at once)
@@ -39,13 +37,11 @@ WAIT = 10.0  # seconds a receiver waits for a datagram that must come (loopback:
 @pytest.fixture(scope="module")
 def clip(estimator):
     """(info, tracked results) of the example clip's first frames, one person walking."""
-    source = open_source(str(CLIP))
-    with PoseStream(source, estimator, max_frames=CLIP_FRAMES, tracker=make_tracker(estimator.part_names)) as stream:
-        results = list(stream)
-    assert len(results) == CLIP_FRAMES and all(r.tracks is not None for r in results)
+    info, results = clip_results(estimator, max_frames=CLIP_FRAMES)
+    assert len(results) == CLIP_FRAMES and all(r.people.tracked for r in results)
     assert sum(len(r.poses) for r in results) > 0
     assert any((~r.poses.visible).any() for r in results), "the clip should have missing joints"
-    return stream.info, results
+    return info, results
 
 
 @pytest.fixture(scope="module")
@@ -54,12 +50,12 @@ def crowd(estimator):
     tracker (first tentative, then confirmed tracks), for splitting by person."""
     image = cv2.imread(str(CROWD_PHOTO))
     poses = estimator(image)[0]
-    tracker = make_tracker(estimator.part_names)
+    tracker = PoseTracker(tuple(estimator.part_names), TrackerConfig())
     results = []
     for index in range(4):
         frame = Frame(index=index, timestamp=index / 25.0, captured_at=time.perf_counter(), image=image)
         tracks = tracker.update(poses, frame.timestamp)
-        results.append(FrameResult(frame, tracks.smoothed_poses(), tracks.ids, None, tracks))
+        results.append(FrameResult(frame, People.from_tracks(tracks)))
     assert all(len(r.poses) >= 4 for r in results)
     info = StreamInfo(source=str(CROWD_PHOTO), size=(image.shape[1], image.shape[0]), fps=25.0, frame_count=4,
                       is_live=False, model=estimator.card.name, part_names=estimator.part_names,
@@ -114,8 +110,8 @@ def once(make) -> dict:
 
 
 def untracked(results: list[FrameResult]) -> list[FrameResult]:
-    """The same poses as a run without tracking would give them: no ids, no tracks."""
-    return [FrameResult(r.frame, r.poses) for r in results]
+    """The same poses as a run without tracking would give them: no ids, no states."""
+    return [FrameResult(r.frame, People.detected(r.poses)) for r in results]
 
 
 # -- OSC helpers -------------------------------------------------------------------------------
@@ -155,7 +151,7 @@ def osc_exchange(sink: OscSink, receiver: Receiver, results, prefix="/livepose")
 
 def expected_person(result: FrameResult, n: int) -> tuple[int, str, np.ndarray]:
     pid = int(result.person_ids[n]) if result.person_ids is not None else n
-    state = "none" if result.tracks is None else TRACK_STATE_NAMES[int(result.tracks.state[n])]
+    state = "none" if not result.people.tracked else TRACK_STATES[int(result.people.state[n])]
     # x, y, conf per keypoint with 0, 0, 0 for a missing one (the OpenPose convention)
     return pid, state, result.poses.flat_triples()[n].reshape(-1, 3)
 
@@ -315,7 +311,7 @@ def check_udp_people(result: FrameResult, parts: list[dict]) -> None:
     assert len(people) == len(result.poses)
     for n, person in enumerate(people):
         assert person["id"] == (None if result.person_ids is None else int(result.person_ids[n]))
-        want = TRACK_STATE_NAMES[int(result.tracks.state[n])] if result.tracks is not None else None
+        want = TRACK_STATES[int(result.people.state[n])] if result.people.tracked else None
         assert person["state"] == want
         assert len(person["keypoints"]) == result.poses.conf.shape[1]
         for p, (x, y, c) in enumerate(person["keypoints"]):
@@ -475,8 +471,12 @@ def test_close_is_idempotent(clip, receiver, make):
     assert receiver.pending() == []
 
 
-# -- end to end --------------------------------------------------------------------------------
-def test_run_video_streams_every_frame(estimator):
+# -- real receivers ----------------------------------------------------------------------------
+def test_python_osc_server_and_a_udp_socket_get_every_frame(clip):
+    """The clip's frames written to both outputs, as the run does (one thread per output), reach
+    python-osc's own server (every message of every bundle dispatched) and a UDP socket.
+    (The run's scheduling of outputs is the pipeline's test.)"""
+    info, results = clip
     frames = 10
     osc_got: list[tuple[str, list]] = []
     dispatcher = osc_dispatcher.Dispatcher()
@@ -487,10 +487,21 @@ def test_run_video_streams_every_frame(estimator):
     udp = Receiver()
     try:
         sinks = [OscSink("127.0.0.1", server.server_address[1]), UdpSink("127.0.0.1", udp.port)]
-        source = open_source(str(CLIP))
-        summary = run_video(source, estimator, sinks, max_frames=frames, quiet=True,
-                            tracker=make_tracker(estimator.part_names))
-        assert summary.frames == frames
+        workers = []
+        for sink in sinks:
+            sink.open(info)
+
+            def feed(sink=sink) -> None:
+                for r in results[:frames]:
+                    sink.write(r)
+                sink.close()
+
+            workers.append(threading.Thread(target=feed, daemon=True))
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(WAIT)
+        assert all(s.frames_written == frames for s in sinks)
         # UDP: read until the last frame is in (loopback delivers at once; WAIT is a guard)
         docs = []
         while not docs or docs[-1].get("frame") != frames - 1:
@@ -509,7 +520,7 @@ def test_run_video_streams_every_frame(estimator):
         server.server_close()
         udp.close()
     got = list(osc_got)
-    assert got[0][0] == "/livepose/keypoints" and got[0][1] == list(estimator.part_names)
+    assert got[0][0] == "/livepose/keypoints" and got[0][1] == list(info.part_names)
     frame_messages = [p for a, p in got if a == "/livepose/frame"]
     assert [p[0] for p in frame_messages] == list(range(frames))
     assert all(p[3:] == [0, 1] for p in frame_messages)

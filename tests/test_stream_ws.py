@@ -21,24 +21,24 @@ websockets = pytest.importorskip("websockets")
 from websockets.exceptions import ConnectionClosed, InvalidStatus  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
+from clip_results import clip_results  # noqa: E402
 from conftest import REPO  # noqa: E402
-from livepose.capture import open_source  # noqa: E402
 from livepose.errors import OutputError  # noqa: E402
-from livepose.pipeline import PoseStream, make_tracker  # noqa: E402
-from livepose.sinks.messages import STREAM_SCHEMA, TRACK_STATE_NAMES  # noqa: E402
-from livepose.sinks.websocket import JPEG_MAGIC, WebSocketSink, origin_allowed  # noqa: E402
+from livepose.sinks.stream.http import origin_allowed  # noqa: E402
+from livepose.sinks.stream.jpeg import JPEG_MAGIC  # noqa: E402
+from livepose.sinks.stream.messages import STREAM_SCHEMA  # noqa: E402
+from livepose.sinks.stream.server import WebSocketSink  # noqa: E402
+from livepose.types import TRACK_STATES  # noqa: E402
 
-CLIP = REPO / "examples" / "one-by-one-clip.mp4"
 WAIT = 30.0  # seconds before a test gives up waiting for something that should happen
 
 
 @pytest.fixture(scope="module")
 def clip(estimator):
-    """(info, results): the example clip through the pipeline with tracking (ids, states)."""
-    with PoseStream(open_source(str(CLIP)), estimator, tracker=make_tracker(estimator.card.parts)) as stream:
-        results = list(stream)
+    """(info, results): the example clip with tracking (ids, states)."""
+    info, results = clip_results(estimator)
     assert len(results) == 50 and sum(len(r.poses) for r in results) > 0
-    return stream.info, results
+    return info, results
 
 
 def renumbered(results, count):
@@ -137,7 +137,7 @@ def check_frame(doc: dict, result, info) -> None:
     assert len(doc["people"]) == len(poses)
     for n, person in enumerate(doc["people"]):
         assert person["id"] == int(result.person_ids[n])
-        assert person["state"] == TRACK_STATE_NAMES[int(result.tracks.state[n])]
+        assert person["state"] == TRACK_STATES[int(result.people.state[n])]
         assert person["score"] == pytest.approx(float(poses.score[n]), abs=1e-4)
         keypoints = person["keypoints"]
         assert len(keypoints) == len(info.part_names) == 18

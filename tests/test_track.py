@@ -14,7 +14,8 @@ from livepose.track import (
     ConstantVelocityKalman, OneEuroSmoother, PoseTracker, TrackerConfig, assign, box_iou, keypoint_cost,
     kf_predict, kf_update, person_size, pose_boxes, pose_cost, q_discrete_white_noise,
 )
-from livepose.types import TRACK_CONFIRMED, TRACK_LOST, TRACK_TENTATIVE, Poses, Tracks
+from livepose.track.table import COASTING
+from livepose.types import TRACK_CONFIRMED, TRACK_TENTATIVE, Poses, Tracks
 
 BONN = SHARED / "data" / "bonn-posetrack"
 
@@ -148,9 +149,9 @@ def test_config_defaults_and_validation():
     cfg = TrackerConfig()
     assert cfg.smoother == "kalman" and cfg.min_hits >= 1 and cfg.max_tracks >= 50
     assert cfg.with_(min_hits=1).min_hits == 1 and cfg.as_dict()["gate"] == cfg.gate
-    with pytest.raises(ValueError, match="smoother must be one of"):
+    with pytest.raises(ValueError, match="smoother: must be one of kalman, one_euro, none"):
         TrackerConfig(smoother="median")
-    with pytest.raises(ValueError, match="gate must be in"):
+    with pytest.raises(ValueError, match="gate: must be in"):
         TrackerConfig(gate=0.0)
     with pytest.raises(ValueError, match="min_hits"):
         TrackerConfig(min_hits=0)
@@ -449,30 +450,60 @@ def test_occluded_half_a_second_gets_its_id_back(smoother):
     results = []
     for k, ((t, poses), _) in enumerate(cut):
         results.append(tracker.update(poses, t))
+        check_contract(results[-1], poses)
         if k in hidden:
-            assert len(results[-1]) == 1, "a lost track is not reported"
-            assert sorted(tracker.track_states.tolist()) == [TRACK_CONFIRMED, TRACK_LOST]
+            assert len(results[-1]) == 1, "a coasting track is not reported"
+            assert sorted(tracker.track_states.tolist()) == [TRACK_CONFIRMED, COASTING]
+            coasting = tracker.track_ids[tracker.track_states == COASTING]
+            assert not set(coasting.tolist()) & set(results[-1].ids.tolist())
     seen = ids_by_truth([c[1] for c in cut], results)
     assert_one_id_each(seen, 2)
     back = results[hidden[-1] + 1]  # the first frame after: the joints follow the measurements
     assert len(back) == 2 and np.nanmax(np.abs(back.xy - back.xy_raw)) < 6.0
 
 
-def test_lost_track_state_and_timeout():
+def test_coasting_track_state_and_timeout():
     fps = 30
     frames, _, _ = walkers(fps, 1, [((100, 300), (80, 0), 200, 0, 9)])
     tracker = PoseTracker(PARTS, TrackerConfig(max_lost_seconds=0.5))
     run(tracker, frames)
     t = frames[-1][0]
     for k in range(1, 15):  # 14 frames: 0.47 s
-        tracker.update(Poses.empty(PARTS), t + k / fps)
-        assert tracker.track_states.tolist() == [TRACK_LOST]
+        tracks = tracker.update(Poses.empty(PARTS), t + k / fps)
+        assert tracker.track_states.tolist() == [COASTING] and tracker.track_ids.tolist() == [1]
+        assert len(tracks) == 0, "a coasting track is not reported"
     tracker.update(Poses.empty(PARTS), t + 16 / fps)  # 0.53 s
     assert len(tracker) == 0, "removed after max_lost_seconds"
     # A tentative track unseen is removed at once.
     tracker.update(frames[0][1], t + 2.0)
     assert tracker.track_states.tolist() == [TRACK_TENTATIVE]
     assert tracker.update(Poses.empty(PARTS), t + 2.1).ids.size == 0 and len(tracker) == 0
+
+
+def test_only_tracks_that_took_a_detection_are_reported():
+    """The contract of Tracks: one row per detection taken, state tentative or confirmed, det_index a
+    valid row, score the detection's; coasting tracks (which exist inside the tracker) never appear."""
+    rng = np.random.default_rng(11)
+    people = [(tuple(rng.uniform(100, 1500, 2)), tuple(rng.normal(0, 60, 2)), float(rng.uniform(80, 250)),
+               float(rng.uniform(0, 2)), float(rng.uniform(3, 6))) for _ in range(8)]
+    frames, truth, _ = walkers(30, 6, people, noise=1.5, missing_rate=0.1, seed=11)
+    tracker = PoseTracker(PARTS, TrackerConfig(max_tracks=6, max_lost_seconds=1.0))
+    coasted = 0
+    for k, (t, poses) in enumerate(frames):
+        keep = [j for j in range(len(poses)) if rng.random() > 0.2]  # people missed now and then
+        poses = Poses(poses.xy[keep], poses.conf[keep], poses.score[keep], PARTS)
+        tracks = tracker.update(poses, t)
+        check_contract(tracks, poses)
+        states = tracker.track_states
+        assert set(np.unique(states)) <= {TRACK_TENTATIVE, TRACK_CONFIRMED, COASTING} and len(tracker) <= 6
+        coasting = set(tracker.track_ids[states == COASTING].tolist())
+        coasted += len(coasting)
+        assert not coasting & set(tracks.ids.tolist())
+        assert set(tracks.ids.tolist()) <= set(tracker.track_ids.tolist())
+        # Every detection with a usable joint has a track unless the table is full.
+        if len(tracks) < len(poses):
+            assert len(tracker) == 6 and COASTING not in states
+    assert coasted > 50, "the scene has coasting tracks, so the check above means something"
 
 
 def test_entry_and_exit_new_ids_never_reused():

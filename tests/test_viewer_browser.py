@@ -15,14 +15,11 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import REPO
-from livepose.capture import open_source
-from livepose.pipeline import PoseStream, make_tracker
-from livepose.sinks.websocket import WebSocketSink
+from clip_results import clip_results
+from livepose.sinks.stream.server import WebSocketSink
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
 
-CLIP = REPO / "examples" / "one-by-one-clip.mp4"
 TOKEN = "viewer-t0ken"
 WAIT_MS = 15_000  # a hang guard, not a timing check
 FINAL = 100_000  # the index of the last frame sent, drawn and checked
@@ -51,11 +48,9 @@ def browser():
 
 @pytest.fixture(scope="module")
 def clip(estimator):
-    with PoseStream(open_source(str(CLIP)), estimator, tracker=make_tracker(estimator.card.parts),
-                    max_frames=10) as stream:
-        results = list(stream)
+    info, results = clip_results(estimator, max_frames=10)
     assert len(results) == 10 and all(len(r.poses) == 1 for r in results)
-    return stream.info, results
+    return info, results
 
 
 def fresh(result, index: int):

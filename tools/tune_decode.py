@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from livepose.card import load_card  # noqa: E402
 from livepose.settings import OPENPOSE_RULES, RULES, DecodeConfig  # noqa: E402
 from livepose.decode import Decoder, Skeleton  # noqa: E402
-from livepose.evaluate import coco_eval, load_coco_keypoints  # noqa: E402
+from livepose.eval import coco_eval, load_coco_keypoints  # noqa: E402
 from livepose.formats import coco_results  # noqa: E402
 from livepose.images import read_image  # noqa: E402
 from livepose.inference import Network  # noqa: E402

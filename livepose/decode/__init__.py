@@ -171,8 +171,3 @@ def finish_poses(grid_xy, conf, total, count, cell_px, out: NetOutput, parts) ->
         score=person_scores(total, count, len(parts)),
         part_names=tuple(parts),
     )
-
-
-def decode(out: NetOutput, skeleton: Skeleton, config: DecodeConfig | None = None) -> Poses:
-    """One-shot decoding with fresh buffers (for scripts; pipelines keep a Decoder)."""
-    return Decoder(skeleton, config)(out)

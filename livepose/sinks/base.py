@@ -6,10 +6,24 @@
     # close() on exit: flushes and leaves every file complete and valid
 
 A sink never holds the whole run in memory.  Errors writing a file raise OutputError
-naming the file.  ``write`` is called from one worker thread per sink.
+naming the file.  ``write`` after ``close`` raises RuntimeError; ``close`` may be called
+again (and before ``open``).  Serialisers read the frame's people from its record
+(:func:`livepose.records.record_of`).
+
+What a sink tells the runner (class attributes):
+
+* ``needs_picture``: the sink shows or writes the frame with the skeletons drawn; when any sink
+  says so, the pipeline draws each frame once into ``result.picture`` (else None: the sink
+  draws itself with :func:`livepose.render.render_result`).
+* ``on_caller_thread``: ``write`` must run on the thread that runs the pipeline (the overlay
+  window: lowest latency, and it can stop the run); other sinks get their own worker thread.
+* ``stop_requested``: a ``threading.Event`` the runner polls (set when the user asked to stop,
+  e.g. ``q`` in the window), or None when the sink never asks.
 """
 
 from __future__ import annotations
+
+import threading
 
 from livepose.types import FrameResult, StreamInfo
 
@@ -18,6 +32,9 @@ class Sink:
     """Base class; subclasses implement open, write and close."""
 
     name = "sink"
+    needs_picture: bool = False
+    on_caller_thread: bool = False
+    stop_requested: threading.Event | None = None
 
     def open(self, info: StreamInfo) -> None:
         raise NotImplementedError

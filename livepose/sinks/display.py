@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from livepose.errors import OutputError
-from livepose.render import draw_poses
+from livepose.render import render_result
 from livepose.sinks.base import Sink
 from livepose.types import FrameResult, StreamInfo
 
@@ -147,15 +147,19 @@ class _GuiThread:
 class DisplaySink(Sink):
     """Shows each result in a window named ``window_name``.
 
-    :attr:`stop_requested` (``threading.Event``) is set by ``q``, ``Esc`` or closing the
-    window; the pipeline should poll it and stop.  :attr:`paused` is set while paused.
+    An ordinary output that runs on the caller's thread (``on_caller_thread``: the runner calls
+    :meth:`write` from the pipeline's loop, for the lowest latency).  :attr:`stop_requested`
+    (``threading.Event``) is set by ``q``, ``Esc`` or closing the window; the runner polls it
+    and stops.  :attr:`paused` is set while paused.  The picture is ``result.picture`` (drawn
+    once by the pipeline; copied here before the HUD goes on it) or, when None, drawn here.
     The HUD shows the frames per second shown over the last ``fps_window_s`` seconds,
     the latency (``time.perf_counter() - frame.captured_at``), the number of people and
-    the dropped frames, counted from gaps in ``frame.index`` unless the pipeline reports
-    its own figures with :meth:`set_stats`.
+    the dropped frames, counted from gaps in ``frame.index``.
     """
 
     name = "display"
+    needs_picture = True
+    on_caller_thread = True
 
     def __init__(self, window_name: str = "livepose", *, fps_window_s: float = 1.0):
         self.window_name = window_name
@@ -173,8 +177,6 @@ class DisplaySink(Sink):
         self._times: collections.deque = collections.deque()  # write times within fps_window_s
         self._first_index: int | None = None
         self._frames_seen = 0
-        self._stats_fps: float | None = None
-        self._stats_dropped: int | None = None
         self._closed = False
 
     # ---- the contract ------------------------------------------------------------------
@@ -187,12 +189,6 @@ class DisplaySink(Sink):
         f = min(1.0, MAX_WINDOW_SIDE / max(1, w, h))
         size = (max(1, round(w * f)), max(1, round(h * f)))
         self._gui.call(lambda: self._gui_create(size))
-
-    def set_stats(self, fps: float | None = None, dropped: int | None = None) -> None:
-        """Optional: let the pipeline report its own throughput and dropped-frame count;
-        the HUD shows these instead of its own measurements.  None keeps the HUD's."""
-        self._stats_fps = None if fps is None else float(fps)
-        self._stats_dropped = None if dropped is None else int(dropped)
 
     def write(self, result: FrameResult) -> None:
         if self._info is None:
@@ -209,7 +205,8 @@ class DisplaySink(Sink):
         if self._first_index is None:
             self._first_index = index
         self._frames_seen += 1
-        image = draw_poses(result.frame.image.copy(), result.poses, self._info.limbs, result.person_ids)
+        # a new image per frame: the GUI thread shows it later, and the shared picture stays clean
+        image = result.picture.copy() if result.picture is not None else render_result(None, result, self._info.limbs)
         self._draw_hud(image, self._hud_text(result, now, index))
         with self._frame_lock:
             self._pending = image
@@ -234,14 +231,12 @@ class DisplaySink(Sink):
 
     def dropped(self, index: int | None = None) -> int:
         """Frames the source produced that never reached this sink (gaps in frame.index)."""
-        if self._stats_dropped is not None:
-            return self._stats_dropped
         if self._first_index is None or index is None:
             return 0
         return max(0, index - self._first_index + 1 - self._frames_seen)
 
     def _hud_text(self, result: FrameResult, now: float, index: int) -> str:
-        fps = self._stats_fps if self._stats_fps is not None else self.fps()
+        fps = self.fps()
         latency_ms = (now - result.frame.captured_at) * 1e3
         n = len(result.poses)
         text = f"{fps:4.1f} fps  {latency_ms:4.0f} ms  {n} {'person' if n == 1 else 'people'}"

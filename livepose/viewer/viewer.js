@@ -196,7 +196,7 @@
     const key = person.id === null || person.id === undefined ? n : person.id;
     const [r, g, b] = colorOf(key);
     const color = "rgb(" + r + "," + g + "," + b + ")";
-    ctx.globalAlpha = person.state === "lost" ? 0.45 : 1;
+    ctx.globalAlpha = 1;
     ctx.strokeStyle = color;
     ctx.fillStyle = color;
     ctx.lineWidth = lw;

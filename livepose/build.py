@@ -1,0 +1,182 @@
+"""The one place a run is composed: a :class:`~livepose.settings.RunConfig` in, a ready
+:class:`Run` out (source, network, stages, outputs), for the command line and the Python API.
+
+    run = build(RunConfig.from_overrides(source="match.mp4", jsonl="out.jsonl"))
+    summary = run.execute()
+
+    with livepose.open("match.mp4", batch=4) as stream:      # results to iterate, no outputs
+        ...
+    livepose.run("match.mp4", jsonl="out.jsonl")              # outputs written, a RunSummary back
+
+Order of the checks (each failure is one line and its exit code; nothing is written before
+all of them pass, except what the outputs' own ``open`` creates when the run starts): the
+source opens and gives its first frame, the outputs are made (names and endpoints checked),
+the model and its card load on the chosen engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from livepose.errors import InputError
+from livepose.settings import CaptureSettings, DecodeConfig, ModelSettings, OutputSettings, RunConfig, SettingError
+
+Say = Callable[[str], None]
+
+
+def open_capture(capture: CaptureSettings, *, on_event: Say | None = None):
+    """The source the capture settings name (:func:`livepose.capture.open_source`)."""
+    from livepose.capture import open_source
+
+    if capture.source is None:
+        raise SettingError("setting capture.source: must be a video, folder, glob pattern, camera index or URL; "
+                           "got None")
+    return open_source(capture.source, realtime=capture.realtime, fps=capture.fps,
+                       stall_timeout=capture.stall_timeout, open_timeout=capture.open_timeout,
+                       max_reconnects=capture.max_reconnects, on_event=on_event)
+
+
+def build_estimator(model: ModelSettings, decode: DecodeConfig | None = None, *, warm_up: bool = True):
+    """The network on its engine with the photo stages (:class:`livepose.estimator.PoseEstimator`)."""
+    from livepose.estimator import PoseEstimator
+
+    return PoseEstimator.from_settings(model, decode, warm_up=warm_up)
+
+
+def build_outputs(outputs: OutputSettings, source_name: str, *, warn: Say | None = None,
+                  announce: Say | None = None) -> list:
+    """The outputs asked for, in a fixed order: files (video, JSONL, OpenPose JSON, COCO, CSV),
+    network outputs (WebSocket, OSC, UDP), then the overlay window (asked for, or the default
+    when nothing else is)."""
+    from livepose import sinks as S
+
+    made: list = []
+    if outputs.video:
+        made.append(S.VideoSink(outputs.video))
+    if outputs.jsonl:
+        made.append(S.JsonlSink(outputs.jsonl))
+    if outputs.openpose_json:
+        made.append(S.OpenPoseJsonSink(outputs.openpose_json, source_name))
+    if outputs.coco:
+        made.append(S.CocoSink(outputs.coco))
+    if outputs.csv:
+        made.append(S.CsvSink(outputs.csv))
+    if outputs.ws is not None:
+        from livepose.sinks.websocket import WebSocketSink
+
+        host, port = outputs.ws
+        made.append(WebSocketSink(host, port, token=outputs.ws_token, frames_width=outputs.ws_frames,
+                                  announce=announce, warn=warn))
+    if outputs.osc is not None:
+        from livepose.sinks.osc import OscSink
+
+        made.append(OscSink(*outputs.osc, mode=outputs.osc_mode, warn=warn))
+    if outputs.udp is not None:
+        from livepose.sinks.udp import UdpSink
+
+        made.append(UdpSink(*outputs.udp, warn=warn))
+    if outputs.show_display:
+        made.append(S.DisplaySink())
+    if not made:
+        raise InputError("nothing to do: --no-display and no output option (see livepose run --help)")
+    return made
+
+
+@dataclass
+class Run:
+    """A composed run: iterate ``stream`` yourself, or :meth:`execute` it into ``outputs``."""
+
+    config: RunConfig
+    source: object
+    estimator: object
+    stream: object
+    outputs: list
+
+    @property
+    def batch(self) -> int:
+        return self.stream.batch
+
+    def execute(self):
+        """Run to the end (or Ctrl-C) into the outputs; returns a :class:`livepose.pipeline.RunSummary`."""
+        from livepose.pipeline import run_stream
+
+        return run_stream(self.stream, self.outputs, quiet=self.config.quiet)
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+def build(config: RunConfig, *, outputs: bool = True, on_event: Say | None = None, warn: Say | None = None,
+          announce: Say | None = None) -> Run:
+    """Source, network, stages and (when ``outputs``) the outputs of ``config``.
+
+    ``on_event``: one line per live-source event (reconnects); ``warn``: one line per warning
+    (a receiver not listening; unless ``config.quiet`` also a batch ignored for a live source or
+    a GPU provider that did not load); ``announce``: what the run is (the network line, the
+    viewer's address).
+    """
+    from livepose.pipeline import PoseStream
+
+    source = open_capture(config.capture, on_event=on_event)
+    try:
+        made = build_outputs(config.outputs, source.name, warn=warn, announce=announce) if outputs else []
+        estimator = build_estimator(config.model, config.decode, warm_up=False)  # the stream warms up
+        batch = config.capture.batch
+        if source.is_live and batch > 1:
+            if warn is not None and not config.quiet:
+                warn(f"--batch {batch} ignored: a live source runs one frame at a time (lowest latency)")
+            batch = 1
+        if announce is not None:
+            announce(f"network: {estimator.describe()}" + (f", batch {batch}" if batch > 1 else ""))
+        line = estimator.fallback_warning()
+        if line and warn is not None and not config.quiet:
+            warn(line)
+        tracker = None
+        if config.tracking:
+            from livepose.track import PoseTracker
+
+            tracker = PoseTracker(estimator.part_names, config.track)
+        render = any(getattr(s, "needs_picture", False) for s in made)
+        from livepose.pipeline import OUTPUT_QUEUE
+
+        stream = PoseStream(source, estimator, prefetch=config.capture.prefetch, max_frames=config.capture.max_frames,
+                            max_age=config.capture.max_age, tracker=tracker, batch=batch, render=render,
+                            hold=OUTPUT_QUEUE + 2 if made else 0)
+    except BaseException:
+        source.close()
+        raise
+    return Run(config, source, estimator, stream, made)
+
+
+def open_stream(source: str | None = None, **settings):
+    """``livepose.open``: a :class:`livepose.pipeline.PoseStream` of results to iterate, with the
+    command line's settings as keywords (see :meth:`RunConfig.from_overrides`)::
+
+        with livepose.open("match.mp4", batch=4, smoother="one_euro") as stream:
+            for result in stream:
+                print(result.frame.index, len(result.poses))
+    """
+    config = _config(source, settings)
+    if config.outputs != OutputSettings():
+        raise SettingError("setting outputs: livepose.open gives results to iterate; to write or send them use "
+                           "livepose.run(source, jsonl=..., video=...)")
+    return build(config, outputs=False).stream
+
+
+def run(source: str | None = None, **settings):
+    """``livepose.run``: run a source into the outputs its settings name (files, sockets; the
+    window only when ``display=True``) and return the :class:`livepose.pipeline.RunSummary`::
+
+        livepose.run("match.mp4", jsonl="match.jsonl", video="match_poses.mp4", quiet=True)
+    """
+    settings.setdefault("display", False)
+    config = _config(source, settings)
+    return build(config).execute()
+
+
+def _config(source, settings: dict) -> RunConfig:
+    config = settings.pop("config", None)
+    if source is not None:
+        settings["source"] = str(source)
+    return RunConfig.from_overrides(config, **settings)

@@ -1,0 +1,77 @@
+"""COCO keypoint results: one JSON list for the run, streamed and made valid by close."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from livepose.errors import OutputError
+from livepose.formats import coco_results
+from livepose.records import record_of
+from livepose.sinks.files.atomic import PartFile
+from livepose.sinks.files.common import FileSink, check_parts, prepare_file
+from livepose.types import COCO17_NAMES, FrameResult, StreamInfo
+
+
+class CocoSink(FileSink):
+    """COCO keypoint results (one JSON list for the run), streamed to ``<path>.part`` and
+    renamed to ``path`` by ``close``: the final file is valid JSON however the run ended.
+
+    ``image_id`` is the frame index; entries carry ``track_id`` when the results have ids.
+    """
+
+    name = "coco"
+
+    def __init__(self, path: str | os.PathLike):
+        super().__init__(path)
+        self._file: PartFile | None = None
+        self._first = True
+
+    @property
+    def part_path(self):
+        return self.path.with_name(self.path.name + ".part")
+
+    def open(self, info: StreamInfo) -> None:
+        missing = [n for n in COCO17_NAMES if n not in info.part_names]
+        if missing:
+            raise OutputError(
+                f"{self.path}: the network's parts cannot give COCO-17 keypoints, missing: {', '.join(missing)}"
+            )
+        prepare_file(self.path)
+        part = PartFile(self.path)
+        try:
+            part.write("[")
+        except OutputError:
+            part.discard()
+            raise
+        self._file = part
+        self._info = info
+
+    def write(self, result: FrameResult) -> None:
+        with self._lock:
+            info = self._require_open()
+            record = record_of(result)
+            check_parts(info.part_names, record.part_names)
+            entries = coco_results(record, image_id=record.index)
+            if not entries:
+                return
+            if record.ids is not None:
+                for entry, pid in zip(entries, record.json_ids):
+                    entry["track_id"] = pid
+            chunks = []
+            for entry in entries:
+                chunks.append(("\n" if self._first else ",\n") + json.dumps(entry, separators=(",", ":")))
+                self._first = False
+            self._file.write("".join(chunks))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            part, self._file = self._file, None
+            if part is not None:
+                part.commit("\n]\n")
+
+
+__all__ = ["CocoSink"]

@@ -1,0 +1,102 @@
+"""What every file output shares: checking paths at open, and the bookkeeping of a file sink.
+
+``open`` creates the parent folders and the file, so a path that cannot be written fails
+before the first frame; every ``OSError`` becomes an ``OutputError`` of one line naming the
+file.  ``close`` is idempotent and always leaves valid files; ``write`` after ``close`` is a
+RuntimeError.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+from livepose.errors import OutputError
+from livepose.sinks.base import Sink
+from livepose.types import StreamInfo
+
+
+def problem(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def prepare_file(path: Path) -> None:
+    """Create ``path``'s parent folders and check that ``path`` can be written."""
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(f"{path}: cannot create the folder {parent}: a file of that name is in the way") from None
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot create the folder {parent} ({problem(exc)})") from None
+    if path.is_dir():
+        raise OutputError(f"{path}: cannot write: it is a folder")
+
+
+def prepare_folder(folder: Path) -> None:
+    """Create ``folder`` and check that files can be created in it."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(f"{folder}: cannot create the folder: a file of that name is in the way") from None
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot create the folder ({problem(exc)})") from None
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".livepose-probe-"):
+            pass
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot write in the folder ({problem(exc)})") from None
+
+
+def open_text(path: Path, newline: str | None = None):
+    """``path`` opened for writing UTF-8 text, or an OutputError naming it."""
+    try:
+        return open(path, "w", encoding="utf-8", newline=newline)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({problem(exc)})") from None
+
+
+def check_parts(info_parts: tuple[str, ...], part_names: tuple[str, ...]) -> None:
+    """A frame's parts must be the stream's (ValueError otherwise: a programming error)."""
+    if tuple(part_names) != tuple(info_parts):
+        raise ValueError(f"poses have parts {tuple(part_names)}, but the stream was opened with {tuple(info_parts)}")
+
+
+class FileSink(Sink):
+    """Shared bookkeeping: a lock (write and close may come from different threads),
+    the open state, and OSError -> OutputError around writes."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._info: StreamInfo | None = None
+        self._closed = False
+
+    def _require_open(self) -> StreamInfo:
+        if self._info is None or self._closed:
+            raise RuntimeError(f"{type(self).__name__}: write before open or after close")
+        return self._info
+
+    def _fail(self, exc: OSError, path: Path | None = None) -> OutputError:
+        return OutputError(f"{path or self.path}: cannot write ({problem(exc)})")
+
+    def _close_text_file(self) -> None:
+        """Close the sink's text file ``self._fh`` once (close() may be called again)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            fh, self._fh = getattr(self, "_fh", None), None
+            if fh is not None:
+                try:
+                    fh.close()
+                except OSError as exc:
+                    raise self._fail(exc) from None
+
+
+_FileSink = FileSink  # the name before the split
+
+__all__ = ["FileSink", "check_parts", "open_text", "prepare_file", "prepare_folder", "problem"]

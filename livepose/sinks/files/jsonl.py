@@ -1,0 +1,75 @@
+"""JSON Lines: one object per frame (schema ``livepose.frame/1``, docs/outputs.md), flushed per line."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from livepose.records import record_of
+from livepose.sinks.files.common import FileSink, check_parts, open_text, prepare_file
+from livepose.types import FrameResult, StreamInfo
+
+JSONL_SCHEMA = "livepose.frame/1"
+
+
+def jsonl_document(info: StreamInfo, result) -> dict:
+    """The JSON object for one frame (a FrameResult or its FrameRecord)."""
+    record = record_of(result)
+    ids, scores, keypoints = record.json_ids, record.json_scores, record.json_keypoints
+    people = []
+    if record.tracked:
+        # tracking on: "keypoints" are smoothed; the detection as found, and the joints
+        # the tracker predicted (not measured this frame), come alongside
+        for n, (raw, predicted) in enumerate(zip(record.json_raw, record.json_predicted)):
+            people.append({"id": ids[n], "score": scores[n], "keypoints": keypoints[n],
+                           "state": record.states[n], "raw": raw, "predicted": predicted})
+    else:
+        for n in range(len(record)):
+            people.append({"id": ids[n], "score": scores[n], "keypoints": keypoints[n]})
+    return {
+        "schema": JSONL_SCHEMA,
+        "model": info.model,
+        "frame": record.index,
+        "time": record.json_time,
+        "width": record.width,
+        "height": record.height,
+        "people": people,
+    }
+
+
+class JsonlSink(FileSink):
+    """JSON Lines: one object per frame (schema ``livepose.frame/1``), flushed per line."""
+
+    name = "jsonl"
+
+    def __init__(self, path: str | os.PathLike):
+        super().__init__(path)
+        self._fh = None
+
+    def open(self, info: StreamInfo) -> None:
+        prepare_file(self.path)
+        self._fh = open_text(self.path)
+        self._info = info
+
+    @staticmethod
+    def document(info: StreamInfo, result: FrameResult) -> dict:
+        """The JSON object for one frame (also usable without a file)."""
+        return jsonl_document(info, result)
+
+    def write(self, result: FrameResult) -> None:
+        with self._lock:
+            info = self._require_open()
+            record = record_of(result)
+            check_parts(info.part_names, record.part_names)
+            line = json.dumps(jsonl_document(info, record), separators=(",", ":"), allow_nan=False)
+            try:
+                self._fh.write(line + "\n")
+                self._fh.flush()
+            except OSError as exc:
+                raise self._fail(exc) from None
+
+    def close(self) -> None:
+        self._close_text_file()
+
+
+__all__ = ["JSONL_SCHEMA", "JsonlSink", "jsonl_document"]

@@ -1,0 +1,250 @@
+"""The stages of pose estimation as objects, each owning its buffers and its warm-up.
+
+    letterbox -> inference -> decode -> track -> render
+    LetterboxStage  InferenceStage  DecodeStage  TrackStage  RenderStage
+
+Every place that turns pictures into people runs these same objects: the photo estimator
+(:class:`livepose.estimator.PoseEstimator`, all on the caller's thread), the video pipeline
+(:class:`livepose.pipeline.PoseStream`, the stages on threads), ``livepose eval`` and
+``livepose eval-track`` (which feed the pipeline and only score).  :class:`Stages` holds one
+set; :func:`make_stages` builds one around a loaded network.  A stage is not shared between
+threads (the network session underneath may be: it is only ever run by one thread at a time).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+import numpy as np
+
+from livepose.card import ModelCard
+from livepose.decode import Decoder, Skeleton
+from livepose.errors import ModelError
+from livepose.preprocess import Letterboxer
+from livepose.settings import DecodeConfig, TrackerConfig
+from livepose.types import Frame, FrameResult, Letterbox, NetOutput, People, Poses, StageTimings
+
+
+class LetterboxStage:
+    """Letterboxes images straight into their slot of a batch buffer.
+
+    It keeps a ring of ``ring`` batch buffers of ``batch`` images each: image ``slot`` of buffer
+    ``buffer`` is written in place, so a batch needs no stacking copy, and a buffer is reused only
+    after ``ring - 1`` others (the pipeline sizes the ring so that no buffer still queued or being
+    run is overwritten).  A buffer takes the network size of the first image of its batch; a
+    batch holds images of one network size (the pipeline starts a new batch when it changes).
+    """
+
+    def __init__(self, card: ModelCard, size: tuple[int, int] | None = None, *, batch: int = 1, ring: int = 1):
+        if batch < 1 or ring < 1:
+            raise ValueError(f"batch and ring must be at least 1, got {batch} and {ring}")
+        self._box = Letterboxer(card.input, size)
+        self.size = self._box.size
+        self.batch, self.ring = batch, ring
+        self._buffers: list[np.ndarray | None] = [None] * ring
+        self._net_size: list[tuple[int, int] | None] = [None] * ring
+        self._content: list[list[tuple | None]] = [[None] * batch for _ in range(ring)]
+
+    def plan(self, image_size: tuple[int, int]) -> Letterbox:
+        """Where an image of ``image_size`` (w, h) goes in the network input."""
+        return self._box.plan(image_size)
+
+    def input_shape(self, net_size: tuple[int, int], batch: int = 1) -> tuple[int, int, int, int]:
+        return self._box.shape(net_size, batch)
+
+    def __call__(self, image: np.ndarray, buffer: int = 0, slot: int = 0) -> Letterbox:
+        """Letterbox one BGR uint8 image (h, w, 3) into ``slot`` of ``buffer``."""
+        h, w = image.shape[:2]
+        box = self.plan((w, h))
+        data = self._buffers[buffer]
+        if data is None or self._net_size[buffer] != box.net_size:
+            if slot != 0 and data is not None:
+                raise ValueError(f"image of network size {box.net_size} in a batch of {self._net_size[buffer]}")
+            data = self._buffers[buffer] = np.empty(self._box.shape(box.net_size, self.batch), np.float32)
+            self._net_size[buffer] = box.net_size
+            self._content[buffer] = [None] * self.batch
+        if self._content[buffer][slot] != box.content_size:  # padding left by a larger image, or none yet
+            self._box.pad(data[slot])
+            self._content[buffer][slot] = box.content_size
+        self._box.fill(image, box, data[slot])
+        return box
+
+    def tensor(self, buffer: int = 0, count: int = 1) -> np.ndarray:
+        """The first ``count`` images of ``buffer`` as one contiguous input tensor (a view)."""
+        return self._buffers[buffer][:count]
+
+    def single(self, image: np.ndarray) -> tuple[np.ndarray, Letterbox]:
+        """One image into buffer 0, slot 0: the (1, ...) tensor and its letterbox."""
+        box = self(image, 0, 0)
+        return self.tensor(0, 1), box
+
+
+class InferenceStage:
+    """Runs the network and turns its outputs into one :class:`NetOutput` per image, with the
+    image's letterbox attached here (engines never see it).
+
+    ``ring``: the outputs of a call stay valid for the next ``ring - 1`` calls (the pipeline
+    decodes earlier frames on another thread); 1 for a caller that decodes before the next run.
+    """
+
+    def __init__(self, network, *, ring: int = 1):
+        self.network = network
+        self.card: ModelCard = network.card
+        self._runner = network if ring <= 1 else network.runner(ring)
+
+    def describe(self) -> str:
+        return self.network.describe()
+
+    def prepare(self, net_size: tuple[int, int], batch: int = 1, *, fixed_size: bool = True) -> None:
+        """Get the engine ready for a stream of ``net_size`` inputs in batches up to ``batch``
+        (TensorRT builds or loads its engine for exactly that size when the source has one size)."""
+        if fixed_size:
+            self.network.prepare(net_size, batch)
+
+    def warm_up(self, net_size: tuple[int, int], batch: int = 1) -> NetOutput:
+        """Run a blank input at batch 1 (checking the card against real outputs; a model that fails
+        is one ModelError line) and at ``batch``; returns the batch-1 maps (for the decoder's warm-up)."""
+        out = self.network.warm_up(net_size)
+        if batch > 1:
+            self._runner.run_raw(np.zeros(self.network.input_shape(net_size, batch), np.float32))
+        return out
+
+    def __call__(self, tensor: np.ndarray, boxes: Sequence[Letterbox]) -> list[NetOutput]:
+        """The maps of each image of ``tensor`` (N, ...), views of the engine's outputs."""
+        from livepose.inference import check_stride, output_maps
+
+        outputs = self._runner.run_raw(tensor)
+        maps = []
+        for i, box in enumerate(boxes):
+            heat, pafs = output_maps(self.card, outputs, i)
+            if i == 0:
+                check_stride(self.card, box.net_size, heat)
+            maps.append(NetOutput(heatmaps=heat, pafs=pafs, stride=float(self.card.stride), letterbox=box))
+        return maps
+
+
+class DecodeStage:
+    """Peaks, PAF scoring and grouping (:mod:`livepose.decode`): maps in, :class:`Poses` out."""
+
+    def __init__(self, card: ModelCard, config: DecodeConfig | None = None):
+        self.decoder = Decoder(Skeleton.from_card(card), config)
+        self.config = self.decoder.config
+
+    def warm_up(self, out: NetOutput) -> None:
+        """Compile (or load from Numba's cache) the kernels and size the workspace."""
+        self.decoder(out)
+
+    def __call__(self, out: NetOutput) -> Poses:
+        return self.decoder(out)
+
+
+class TrackStage:
+    """Identities and smoothing across frames (:mod:`livepose.track`): poses in, people out.
+    Without a tracker (``tracking`` off) people are the detections as they are."""
+
+    def __init__(self, part_names: Sequence[str], config: TrackerConfig | None = None, *, enabled: bool = True):
+        self.enabled = enabled
+        if enabled:
+            from livepose.track import PoseTracker
+
+            self.tracker = PoseTracker(tuple(part_names), config)
+        else:
+            self.tracker = None
+
+    def use(self, tracker) -> None:
+        """Track with an existing :class:`livepose.track.PoseTracker` (e.g. one the caller keeps)."""
+        self.tracker, self.enabled = tracker, tracker is not None
+
+    def __call__(self, poses: Poses, timestamp: float) -> People:
+        if self.tracker is None:
+            return People.detected(poses)
+        return People.from_tracks(self.tracker.update(poses, timestamp))
+
+
+class RenderStage:
+    """Draws each frame's skeletons once, for every output that shows or writes pictures, into a
+    ring of ``ring`` canvases (a picture stays valid while ``ring - 1`` later frames are drawn:
+    the pipeline sizes the ring from its queues)."""
+
+    def __init__(self, limbs: np.ndarray, *, ring: int = 2):
+        self.limbs = np.asarray(limbs)
+        self._canvases: list[np.ndarray | None] = [None] * max(1, ring)
+        self._turn = 0
+
+    def __call__(self, result: FrameResult) -> np.ndarray:
+        from livepose.render import render_result
+
+        k = self._turn
+        self._turn = (k + 1) % len(self._canvases)
+        image = result.frame.image
+        canvas = self._canvases[k]
+        if canvas is None or canvas.shape != image.shape:
+            canvas = self._canvases[k] = np.empty_like(image)
+        return render_result(canvas, result, self.limbs)
+
+
+@dataclass
+class Stages:
+    """One set of stage objects (the pipeline runs each on its thread; the estimator all in turn)."""
+
+    letterbox: LetterboxStage
+    inference: InferenceStage
+    decode: DecodeStage
+    track: TrackStage
+    render: RenderStage | None = None
+
+    @property
+    def card(self) -> ModelCard:
+        return self.inference.card
+
+    def warm_up(self, image_size: tuple[int, int], batch: int = 1, *, fixed_size: bool = True) -> None:
+        """Everything the first frame would otherwise pay: the engine at this input size (and
+        batch), its allocation, and the decoder's kernels and workspace."""
+        box = self.letterbox.plan(image_size)
+        self.inference.prepare(box.net_size, batch, fixed_size=fixed_size)
+        out = self.inference.warm_up(box.net_size, batch)
+        self.decode.warm_up(out)
+
+    def estimate(self, frame: Frame) -> FrameResult:
+        """All stages on the caller's thread, for one frame (photos, and tests)."""
+        t0 = time.perf_counter()
+        tensor, box = self.letterbox.single(frame.image)
+        t1 = time.perf_counter()
+        (out,) = self.inference(tensor, [box])
+        t2 = time.perf_counter()
+        poses = self.decode(out)
+        t3 = time.perf_counter()
+        people = self.track(poses, frame.timestamp)
+        t4 = time.perf_counter()
+        timings = StageTimings((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3,
+                               (t4 - t3) * 1e3 if self.track.enabled else None)
+        result = FrameResult(frame, people, timings)
+        if self.render is not None:
+            result = with_picture(result, self.render)
+        return result
+
+
+def with_picture(result: FrameResult, render: RenderStage) -> FrameResult:
+    """``result`` with its picture drawn by ``render`` (and the render time in its timings)."""
+    t0 = time.perf_counter()
+    picture = render(result)
+    timings = replace(result.timings, render=(time.perf_counter() - t0) * 1e3)
+    return replace(result, picture=picture, timings=timings)
+
+
+def make_stages(network, *, size: tuple[int, int] | None = None, decode: DecodeConfig | None = None,
+                track: TrackerConfig | None = None, tracking: bool = False, render: bool = False,
+                batch: int = 1, letterbox_ring: int = 1, output_ring: int = 1, picture_ring: int = 2) -> Stages:
+    """A set of stages around a loaded ``network`` (which may be shared with other sets)."""
+    card = network.card
+    if not isinstance(card, ModelCard):
+        raise ModelError("the network has no model card")
+    return Stages(
+        letterbox=LetterboxStage(card, size, batch=batch, ring=letterbox_ring),
+        inference=InferenceStage(network, ring=output_ring),
+        decode=DecodeStage(card, decode),
+        track=TrackStage(card.parts, track, enabled=tracking),
+        render=RenderStage(card.limbs, ring=picture_ring) if render else None,
+    )
