@@ -107,13 +107,13 @@ def one_pass(estimator, video: Path, frames: int, out: Path, clients: int, strea
     ws = proc = None
     receivers: list[socket.socket] = []
     if stream:
-        from livepose.sinks.websocket import WebSocketSink
+        from livepose.sinks.stream.server import WebSocketSink
 
         ws = WebSocketSink("127.0.0.1", 0, client_buffer=32, frames_width=ws_frames or None)
         outputs.append(ws)
         if osc_udp:
-            from livepose.sinks.osc import OscSink
-            from livepose.sinks.udp import UdpSink
+            from livepose.sinks.stream.osc import OscSink
+            from livepose.sinks.stream.udp import UdpSink
 
             for _ in range(2):
                 r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -39,20 +39,24 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from livepose.card import load_card  # noqa: E402
 from livepose.track import ConstantVelocityKalman, PoseTracker, TrackerConfig  # noqa: E402
 from livepose.types import Poses  # noqa: E402
 
-PARTS = ("nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
-         "left_wrist", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
-         "right_eye", "left_eye", "right_ear", "left_ear")
-# A standing person, offsets from the mid-hip in units of body height.
-TEMPLATE = np.array([
-    (0.00, -0.45), (0.00, -0.35), (-0.10, -0.35), (-0.13, -0.20), (-0.14, -0.07), (0.10, -0.35), (0.13, -0.20),
-    (0.14, -0.07), (-0.06, 0.00), (-0.06, 0.22), (-0.06, 0.45), (0.06, 0.00), (0.06, 0.22), (0.06, 0.45),
-    (-0.02, -0.47), (0.02, -0.47), (-0.04, -0.46), (0.04, -0.46),
-])
-SWING = np.zeros(len(PARTS))
-SWING[[4, 13]], SWING[[7, 10]] = 1.0, -1.0
+# The skeleton is the bundled model card's (its part names, in the network's order).
+PARTS = load_card().parts
+# A standing person, offsets from the mid-hip in units of body height, by part name.
+BODY = {
+    "nose": (0.00, -0.45), "neck": (0.00, -0.35), "right_shoulder": (-0.10, -0.35), "right_elbow": (-0.13, -0.20),
+    "right_wrist": (-0.14, -0.07), "left_shoulder": (0.10, -0.35), "left_elbow": (0.13, -0.20),
+    "left_wrist": (0.14, -0.07), "right_hip": (-0.06, 0.00), "right_knee": (-0.06, 0.22), "right_ankle": (-0.06, 0.45),
+    "left_hip": (0.06, 0.00), "left_knee": (0.06, 0.22), "left_ankle": (0.06, 0.45), "right_eye": (-0.02, -0.47),
+    "left_eye": (0.02, -0.47), "right_ear": (-0.04, -0.46), "left_ear": (0.04, -0.46),
+}
+# limb swing: +1 and -1 swing in opposite phase
+SWING_PHASE = {"right_wrist": 1.0, "left_ankle": 1.0, "left_wrist": -1.0, "right_ankle": -1.0}
+TEMPLATE = np.array([BODY[p] for p in PARTS])
+SWING = np.array([SWING_PHASE.get(p, 0.0) for p in PARTS])
 
 
 def make_frames(n_people: int, n_frames: int, fps: float, jitter: float, missing: float, seed: int) -> list:

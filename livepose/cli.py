@@ -273,47 +273,50 @@ def _prepare_folder(path: Path) -> None:
     prepare_folder(path)
 
 
-def _write_image(path: Path, image) -> None:
-    import cv2
-
-    ok, data = cv2.imencode(path.suffix or ".png", image)
-    if not ok:
-        raise OutputError(f"{path}: cannot encode image as {path.suffix}")
-    tmp = path.with_name(path.name + ".part")
-    try:
-        tmp.write_bytes(data.tobytes())
-        tmp.replace(path)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
-
-
 def cmd_image(args: argparse.Namespace) -> int:
-    from livepose.formats import openpose_document, write_json_atomic
-    from livepose.images import IMAGE_SUFFIXES, list_images, read_image
-    from livepose.render import draw_poses
+    """Photos through the same stages (the estimator) and the same outputs as video frames."""
+    from livepose.images import list_images, read_image
+    from livepose.sinks import ImageSink, OpenPoseJsonSink
+    from livepose.types import Frame, FrameResult, People, StreamInfo
 
     paths = list_images(args.inputs)
     if not paths:
         raise InputError(f"{', '.join(args.inputs)}: no images found")
     _prepare_folder(args.out)
     est = _estimator(args)
+
+    def name_for(result):
+        return paths[result.frame.index]
+
+    outputs = [OpenPoseJsonSink(args.out, name_for=name_for)]
+    if not args.no_image:
+        outputs.append(ImageSink(args.out, name_for=name_for))
     failed = 0
-    for path in paths:
-        try:
-            image = read_image(path)
-        except InputError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            failed += 1
-            continue
-        t0 = time.perf_counter()
-        poses, _ = est(image)
-        ms = (time.perf_counter() - t0) * 1e3
-        write_json_atomic(args.out / f"{path.stem}_keypoints.json", openpose_document(poses))
-        if not args.no_image:
-            suffix = path.suffix.lower() if path.suffix.lower() in IMAGE_SUFFIXES else ".png"
-            _write_image(args.out / f"{path.stem}{suffix}", draw_poses(image, poses, est.card.limbs))
-        if not args.quiet:
-            print(f"{path}: {len(poses)} {'person' if len(poses) == 1 else 'people'}, {ms:.1f} ms", flush=True)
+    opened = []
+    try:
+        for index, path in enumerate(paths):
+            try:
+                image = read_image(path)
+            except InputError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                failed += 1
+                continue
+            t0 = time.perf_counter()
+            poses, timings = est(image)
+            ms = (time.perf_counter() - t0) * 1e3
+            result = FrameResult(Frame(index, 0.0, t0, image), People.detected(poses), timings)
+            for sink in outputs:
+                if sink not in opened:
+                    sink.open(StreamInfo(source=str(path), size=result.frame.size, fps=0.0, frame_count=len(paths),
+                                         is_live=False, model=est.card.name, part_names=est.card.parts,
+                                         limbs=est.card.limbs))
+                    opened.append(sink)
+                sink.write(result)
+            if not args.quiet:
+                print(f"{path}: {len(poses)} {'person' if len(poses) == 1 else 'people'}, {ms:.1f} ms", flush=True)
+    finally:
+        for sink in opened:
+            sink.close()
     if failed:
         print(f"error: {failed} of {len(paths)} images could not be read; the others were written to {args.out}",
               file=sys.stderr)

@@ -21,13 +21,14 @@ stream messages 2 decimals for x, y, 3 for conf, 4 for scores and times; OpenPos
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from livepose.types import TRACK_STATES, FrameResult, People, Poses
+from livepose.types import TRACK_STATES, Frame, FrameResult, People, Poses
 
 # Decimal places of the JSON shapes (JSON Lines and the stream messages).
 XY_DIGITS = 2
@@ -63,12 +64,6 @@ def json_triples(xyc: np.ndarray, seen: np.ndarray) -> list:
          for (x, y, c), s in zip(rows, mask)]
         for rows, mask in zip(xyc.tolist(), seen.tolist())
     ]
-
-
-def triples(xy: np.ndarray, conf: np.ndarray) -> list:
-    """One person's ``[x, y, conf]`` per part ((P, 2) and (P,) arrays), as in the JSON shapes."""
-    seen = _seen(xy[None], conf[None])
-    return json_triples(_xyc(xy[None], conf[None], seen), seen)[0]
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,11 +109,17 @@ class FrameRecord:
     # -- making one ---------------------------------------------------------------------------
     @classmethod
     def from_result(cls, result: FrameResult) -> "FrameRecord":
-        """The record of a pipeline result (cheap: a few vectorised numpy operations)."""
-        frame = result.frame
-        w, h = frame.size
-        return cls.from_people(result.people, index=frame.index, time=frame.timestamp,
-                               captured_at=frame.captured_at, size=(w, h), _source=(frame, result.people))
+        """The record of a result (cheap: a few vectorised numpy operations)."""
+        return cls.from_frame(result.frame, result.people)
+
+    @classmethod
+    def from_frame(cls, frame: Frame, people: People) -> "FrameRecord":
+        """The record of ``frame``'s ``people``, for a result about to be made of them::
+
+            FrameResult(frame, people, timings, record=FrameRecord.from_frame(frame, people))
+        """
+        return cls.from_people(people, index=frame.index, time=frame.timestamp, captured_at=frame.captured_at,
+                               size=frame.size, _source=(frame, people))
 
     @classmethod
     def from_people(cls, people: People, *, index: int = 0, time: float = 0.0, captured_at: float = 0.0,
@@ -151,6 +152,15 @@ class FrameRecord:
                    height=int(size[1]), part_names=tuple(poses.part_names), score=poses.score,
                    xyc=_xyc(poses.xy, poses.conf, seen), seen=seen,
                    ids=None if ids is None else np.asarray(ids), _source=_source)
+
+    # -- pickling (a result may be sent to another process): the lock is made anew ----------------
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _lock=threading.Lock())
 
     # -- what it holds ------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -230,10 +240,8 @@ def record_of(result) -> FrameRecord:
 
 
 def attach_record(result: FrameResult) -> FrameResult:
-    """The result with its record attached (for the pipeline: made once, shared by every output)."""
-    import dataclasses
-
+    """The result with its record attached (made once, shared by every output)."""
     return dataclasses.replace(result, record=FrameRecord.from_result(result))
 
 
-__all__ = ["FrameRecord", "attach_record", "json_triples", "num", "record_of", "triples"]
+__all__ = ["FrameRecord", "attach_record", "json_triples", "num", "record_of"]

@@ -51,7 +51,7 @@ def draw_poses(
     scale = float(1 << shift)
     for n in range(len(poses)):
         xy = poses.xy[n]
-        vis = poses.visible[n]
+        vis = poses.visible[n] & np.isfinite(xy).all(1)  # the records' convention: present = conf > 0 and finite
         colour = id_colour(int(person_ids[n])) if person_ids is not None else None
         for k, (a, b) in enumerate(limbs):
             if vis[a] and vis[b]:

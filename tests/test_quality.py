@@ -28,8 +28,11 @@ import pytest
 # --backend onnxruntime on one machine the figures are deterministic (the same run twice gives the
 # same JSON); what can move them is float noise from the thread count (ONNX Runtime splits the
 # convolutions differently) and from library versions (onnxruntime, numpy, OpenCV's JPEG/MP4
-# decoding).  That noise moves the network's maps by ~1e-6 and keypoints by ~1e-3 px; the
-# tolerances cover that and fail on anything a real change of behaviour does.
+# decoding).  That noise moves the network's maps by ~1e-6 and keypoints by ~1e-3 px.  Measured
+# (2026-12-01, `tools/quality_baseline.py --check`): --threads 1 against the default 2 changed no
+# figure at 4 digits; even another engine (OpenVINO, maps 3e-6 off) moved only the clip's raw
+# jitter, by 1e-4 px.  The tolerances cover that noise with a wide margin and fail on what a real
+# change of behaviour does.
 TOLERANCES = {
     # COCO AP family: one person's match flipping at one of the 10 OKS thresholds moves AP by about
     # 1/(10 x annotated people): 0.007 on the fixture's 14, 0.0012 on coco-train-mini's 86.  0.005

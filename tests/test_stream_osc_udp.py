@@ -20,7 +20,7 @@ from pythonosc import dispatcher as osc_dispatcher
 from pythonosc import osc_server
 from pythonosc.osc_bundle import OscBundle
 
-from clip_results import CLIP, clip_results
+from clip_results import clip_results
 from conftest import COCO_DIR
 from livepose.errors import OutputError
 from livepose.sinks.stream.osc import DEFAULT_MAX_BUNDLE, OscSink

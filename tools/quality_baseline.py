@@ -472,7 +472,8 @@ def _benchmarks_baseline(b: dict) -> str | None:
     if "clip" in b:
         s = b["clip"]
         rows.append(f"| examples/one-by-one-clip.mp4 | `{s['command']}` | {s['frames']} frames, "
-                    f"{s['people_frames']} people-frames, {s['distinct_ids']} distinct ids "
+                    f"{s['people_frames']} people-frames, {s['distinct_ids']} distinct "
+                    f"id{'' if s['distinct_ids'] == 1 else 's'} "
                     f"({_num(s['frames_per_id'], 1)} frames per id); jitter raw {_num(s['jitter_raw_px'], 2)} px, "
                     f"smoothed {_num(s['jitter_smoothed_px'], 2)} px, ratio {_num(s['jitter_ratio'])} "
                     f"({s['jitter_samples']} samples) | {_stamp(s.get('recorded'))} |")
@@ -573,17 +574,20 @@ def main(argv: list[str] | None = None) -> int:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true", help="measure and compare with the baseline; write nothing")
     mode.add_argument("--docs-only", action="store_true", help="rewrite the docs' quality blocks from the baseline")
-    p.add_argument("--repo", type=Path, help="checkout to measure: first on the subprocesses' PYTHONPATH, and "
+    p.add_argument("--repo", type=Path, metavar="DIR", help="checkout to measure: first on the subprocesses' PYTHONPATH, and "
                                              "its fixture photos and clip (default: this one, with the livepose "
                                              "Python finds)")
-    p.add_argument("--shared", type=Path, help="shared data folder (default: $LIVEPOSE_SHARED, else ../shared)")
+    p.add_argument("--shared", type=Path, metavar="DIR", help="shared data folder (default: $LIVEPOSE_SHARED, else ../shared)")
     p.add_argument("--only", action="append", choices=SECTIONS, help="measure only this section (repeatable); "
                                                                      "the others keep their values")
-    p.add_argument("--threads", type=int, help="pass --threads N to livepose (to see thread-count noise with "
-                                               "--check; the baseline is taken with livepose's default)")
+    p.add_argument("--threads", type=int, metavar="N", help="with --check: pass --threads N to livepose, to see "
+                                                            "thread-count noise (the baseline is taken with "
+                                                            "livepose's default)")
     p.add_argument("--no-docs", action="store_true", help="write the baseline only, not the docs' blocks")
-    p.add_argument("--output", type=Path, default=BASELINE, help=f"baseline file (default {BASELINE.relative_to(ROOT)})")
+    p.add_argument("--output", type=Path, default=BASELINE, metavar="JSON", help=f"baseline file (default {BASELINE.relative_to(ROOT)})")
     args = p.parse_args(argv)
+    if args.threads and not args.check:
+        p.error("--threads only goes with --check (the baseline is taken with livepose's default threads)")
 
     baseline = load_baseline(args.output)
     if args.docs_only:
@@ -600,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         about = about_livepose(runner)
         print(f"measuring livepose {about['livepose']} from {about['package']} (model {about['model']} "
-              f"{about['model_sha256'][:12]}…, onnxruntime {about['onnxruntime']}); inputs from {runner.repo}")
+              f"{str(about['model_sha256'])[:12]}…, onnxruntime {about['onnxruntime']}); inputs from {runner.repo}")
         sections = args.only or list(SECTIONS)
         new = dict(baseline)
         rows: list[Row] = []

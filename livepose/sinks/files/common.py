@@ -97,6 +97,4 @@ class FileSink(Sink):
                     raise self._fail(exc) from None
 
 
-_FileSink = FileSink  # the name before the split
-
 __all__ = ["FileSink", "check_parts", "open_text", "prepare_file", "prepare_folder", "problem"]

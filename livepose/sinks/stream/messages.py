@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from livepose.records import num, record_of, triples
+from livepose.records import num, record_of
 from livepose.types import TRACK_STATES, StreamInfo
 
 STREAM_SCHEMA = "livepose.stream/1"
@@ -110,5 +110,5 @@ def split_frame(result, max_bytes: int) -> list[bytes]:
 
 __all__ = [
     "STREAM_SCHEMA", "TRACK_STATE_NAMES", "capture_wall_time", "encode", "frame_document", "hello_document",
-    "num", "people_documents", "split_frame", "triples",
+    "num", "people_documents", "split_frame",
 ]
