@@ -131,7 +131,7 @@ def pipeline_fps(estimator, video: Path, frames: int, batch: int) -> tuple[float
     """(steady FPS between first and last result, whole-run FPS) with all five file outputs."""
     from livepose import sinks as S
     from livepose.capture import open_source
-    from livepose.pipeline import run_video
+    from livepose.runner import run_video
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
@@ -235,7 +235,7 @@ def main(argv=None) -> int:
                       f"(on/off {statistics.median(on) / statistics.median(off):.3f})", flush=True)
 
     size = sizes[0]
-    est.preprocess = Preprocessor(est.card.input, size)  # the pipeline's input size
+    est = est.with_size(size)  # the pipeline's input size, same session
     print(f"\npipeline, all five file outputs, input {size[0]}x{size[1]}:")
     prepared = letterbox_all(est.card, size, frames)
     for batch in args.pipeline_batches:

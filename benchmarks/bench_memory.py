@@ -37,7 +37,7 @@ def main() -> int:
     from livepose import PoseEstimator
     from livepose import sinks as S
     from livepose.capture import open_source
-    from livepose.pipeline import run_video
+    from livepose.runner import run_video
     from livepose.sinks.base import Sink
 
     samples: list[tuple[int, float]] = []

@@ -51,7 +51,7 @@ def bare_network_fps(estimator, frames: list[np.ndarray]) -> tuple[float, float]
     """Frames per second and median ms of the network alone on pre-letterboxed frames."""
     from livepose.preprocess import Preprocessor
 
-    pre = Preprocessor(estimator.card.input, estimator.preprocess.size)
+    pre = Preprocessor(estimator.card.input, estimator.size)
     prepared = []
     for image in frames:
         tensor, box = pre(image)
@@ -70,7 +70,7 @@ def bare_network_fps(estimator, frames: list[np.ndarray]) -> tuple[float, float]
 def pipeline_fps(estimator, video: Path, frames: int, out: Path) -> float:
     from livepose import sinks as S
     from livepose.capture import open_source
-    from livepose.pipeline import run_video
+    from livepose.runner import run_video
 
     source = open_source(str(video))
     outputs = [S.VideoSink(out / "out.mp4"), S.JsonlSink(out / "out.jsonl"),
@@ -130,7 +130,7 @@ def main() -> int:
             continue
         frames = read_frames(video, args.frames)
         h, w = frames[0].shape[:2]
-        box = estimator.preprocess.plan((w, h))
+        box = estimator.plan((w, h))
         print(f"\n{video.name}: {len(frames)} frames of {w}x{h}, network input {box.net_size[0]}x{box.net_size[1]}")
         bare, pipe, ratio, live = [], [], [], []
         for run in range(args.runs):

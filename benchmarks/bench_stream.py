@@ -99,10 +99,12 @@ def one_pass(estimator, video: Path, frames: int, out: Path, clients: int, strea
              ws_frames: int) -> dict:
     from livepose import sinks as S
     from livepose.capture import open_source
-    from livepose.pipeline import PoseStream, SinkRunner, make_tracker
+    from livepose.pipeline import PoseStream
+    from livepose.runner import SinkRunner
+    from livepose.track import PoseTracker
 
     source = open_source(str(video))
-    pose_stream = PoseStream(source, estimator, max_frames=frames, tracker=make_tracker(estimator.card.parts))
+    pose_stream = PoseStream(source, estimator, max_frames=frames, tracker=PoseTracker(estimator.card.parts))
     outputs = [S.JsonlSink(out / "out.jsonl")]
     ws = proc = None
     receivers: list[socket.socket] = []

@@ -98,8 +98,8 @@ class Run:
         return self.stream.batch
 
     def execute(self):
-        """Run to the end (or Ctrl-C) into the outputs; returns a :class:`livepose.pipeline.RunSummary`."""
-        from livepose.pipeline import run_stream
+        """Run to the end (or Ctrl-C) into the outputs; returns a :class:`livepose.runner.RunSummary`."""
+        from livepose.runner import run_stream
 
         return run_stream(self.stream, self.outputs, quiet=self.config.quiet)
 
@@ -138,7 +138,7 @@ def build(config: RunConfig, *, outputs: bool = True, on_event: Say | None = Non
 
             tracker = PoseTracker(estimator.part_names, config.track)
         render = any(getattr(s, "needs_picture", False) for s in made)
-        from livepose.pipeline import OUTPUT_QUEUE
+        from livepose.runner import OUTPUT_QUEUE
 
         stream = PoseStream(source, estimator, prefetch=config.capture.prefetch, max_frames=config.capture.max_frames,
                             max_age=config.capture.max_age, tracker=tracker, batch=batch, render=render,
@@ -166,7 +166,7 @@ def open_stream(source: str | None = None, **settings):
 
 def run(source: str | None = None, **settings):
     """``livepose.run``: run a source into the outputs its settings name (files, sockets; the
-    window only when ``display=True``) and return the :class:`livepose.pipeline.RunSummary`::
+    window only when ``display=True``) and return the :class:`livepose.runner.RunSummary`::
 
         livepose.run("match.mp4", jsonl="match.jsonl", video="match_poses.mp4", quiet=True)
     """

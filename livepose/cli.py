@@ -364,7 +364,7 @@ def cmd_eval_track(args: argparse.Namespace) -> int:
 
     from livepose.eval import evaluate_tracking, load_posetrack, require_motmetrics
     from livepose.formats import write_json_atomic
-    from livepose.pipeline import make_tracker
+    from livepose.track import PoseTracker
 
     require_motmetrics()
     if args.json is not None:
@@ -372,7 +372,7 @@ def cmd_eval_track(args: argparse.Namespace) -> int:
     total = len(load_posetrack(args.annotations)["images"])
     est = _estimator(args)
     with tqdm(total=total, unit="frame", disable=True if args.quiet else None, file=sys.stderr) as bar:
-        report, _ = evaluate_tracking(est, lambda: make_tracker(est.card.parts, args.smoother), args.annotations,
+        report, _ = evaluate_tracking(est, lambda: PoseTracker(est.card.parts, S.TrackerConfig(smoother=args.smoother)), args.annotations,
                                       args.frames, fps=args.fps, on_frame=lambda *a: bar.update(1))
     for failure in report["failed_frames"]:
         print(f"error: {failure}", file=sys.stderr)

@@ -71,6 +71,19 @@ class PoseEstimator:
                       warm_up: bool = True) -> "PoseEstimator":
         return cls(settings=model, decode=decode, warm_up=warm_up)
 
+    def with_size(self, size: tuple[int, int] | None) -> "PoseEstimator":
+        """The same network (no new session) at another input size."""
+        other = object.__new__(PoseEstimator)
+        other.__dict__.update(self.__dict__)
+        other.settings = self.settings.with_(size=size)
+        other._stages = make_stages(self.network, size=size, decode=self.decode_config)
+        other.size = other._stages.letterbox.size
+        return other
+
+    def plan(self, image_size: tuple[int, int]):
+        """Where an image of ``image_size`` (w, h) goes in the network input (a Letterbox)."""
+        return self._stages.letterbox.plan(image_size)
+
     def describe(self) -> str:
         """One line for the user, e.g. 'mobilenet_thin on openvino CPU fp32, input -1x368' or
         'mobilenet_thin on onnxruntime CUDA, CPU fp16, input -1x368'."""

@@ -1,24 +1,25 @@
-"""The threaded video pipeline: capture -> inference -> decoding -> results, stages overlapping.
+"""The threaded video pipeline: it only schedules the stages (:mod:`livepose.stages`) on threads
+joined by bounded queues; what each stage does lives in its own module.
 
     with PoseStream(open_source("match.mp4"), estimator) as stream:
         for result in stream:            # FrameResult, in frame order
             ...
 
-Threads (each stage is the module named beside it):
+Threads:
 
-* capture (:mod:`livepose.capture`) and letterboxing (:mod:`livepose.preprocess`) for a
-  file source: reads ahead into a bounded queue; the queue being full is the
-  backpressure, so no frame is ever dropped.  A live source has its own reader thread
-  that keeps only the newest frame; inference takes from it directly, so no frame waits
-  behind another (lowest latency).
-* inference (:mod:`livepose.inference`): ONNX Runtime, which releases the GIL.  For a file
-  source with ``batch`` > 1 it takes up to that many consecutive letterboxed frames of the
-  same size and runs them as one network call, then hands each frame's maps on in order.  On
-  CUDA/TensorRT it runs through I/O binding into a ring of output buffers sized so that no
-  frame still queued for decoding is overwritten.
-* decoding (:mod:`livepose.decode`, Numba, GIL released) and, once it exists, tracking:
-  one stateful thread, results in frame order.
-* the consumer (your loop, or :class:`SinkRunner`'s worker threads for outputs).
+* capture and letterboxing, for a file source: reads ahead (:mod:`livepose.capture`) and
+  letterboxes each frame straight into its slot of a batch buffer (``LetterboxStage``); a full
+  batch (or the end, or a change of network size when the source is not ``fixed_size``) goes
+  into a bounded queue, and the queue being full is the backpressure, so no frame is ever
+  dropped.  A live source has its own reader thread that keeps only the newest frame;
+  inference takes from it directly, so no frame waits behind another (lowest latency).
+* inference (``InferenceStage``): ONNX Runtime or OpenVINO, which release the GIL; one
+  network call per batch, then each frame's maps handed on in order.  On CUDA/TensorRT it
+  runs through I/O binding into a ring of output buffers sized so that no frame still queued
+  for decoding is overwritten.
+* decoding, tracking and drawing (``DecodeStage``, ``TrackStage``, ``RenderStage`` when an
+  output needs pictures): one stateful thread, results in frame order.
+* the consumer: your loop, or :func:`livepose.runner.run_stream`, which feeds the outputs.
 
 Every queue is bounded and every blocking put/get has a timeout, so a failing stage can
 never hang shutdown.  The first exception in any stage stops the stream and is re-raised
@@ -28,7 +29,6 @@ read are still finished (Ctrl-C / SIGTERM in the CLI).
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time
@@ -38,11 +38,11 @@ from typing import Iterator
 from livepose.stages import Stages, with_picture
 from livepose.types import Frame, FrameResult, Letterbox, StageTimings, StreamInfo
 
-_END = object()  # sentinel: no more items from upstream
+END = object()  # sentinel: no more items from upstream
 _POLL = 0.1  # seconds between checks of the stop flags while blocked
 
 
-class _Control:
+class Control:
     """Shared stop flags and the first error; one instance per stream (and per output runner)."""
 
     def __init__(self) -> None:
@@ -68,13 +68,13 @@ class _Control:
         return False
 
     def get(self, q: queue.Queue):
-        """Blocking get that returns _END when the stream is aborted."""
+        """Blocking get that returns END when the stream is aborted."""
         while not self.abort.is_set():
             try:
                 return q.get(timeout=_POLL)
             except queue.Empty:
                 continue
-        return _END
+        return END
 
 
 @dataclass
@@ -149,7 +149,7 @@ class PoseStream:
             part_names=card.parts,
             limbs=card.limbs,
         )
-        self._ctl = _Control()
+        self._ctl = Control()
         self._threads: list[threading.Thread] = []
         self._started = False
         self.frames_done = 0
@@ -205,7 +205,7 @@ class PoseStream:
         """
         self.start()
         item = self._ctl.get(self._results)
-        if item is _END:
+        if item is END:
             self._ctl.abort.set()
             if self._ctl.error is not None:
                 raise self._ctl.error
@@ -253,7 +253,7 @@ class PoseStream:
             if group is not None:
                 st.put(self._prepared, group)
         finally:
-            st.put(self._prepared, _END)
+            st.put(self._prepared, END)
 
     def _live_batches(self) -> Iterator[_Batch]:
         """A live source keeps only its newest frame: take it, letterbox it, run it."""
@@ -274,7 +274,7 @@ class PoseStream:
     def _queued_batches(self) -> Iterator[_Batch]:
         while True:
             item = self._ctl.get(self._prepared)
-            if item is _END:
+            if item is END:
                 return
             yield item
 
@@ -292,7 +292,7 @@ class PoseStream:
                     if not st.put(self._net, (frame, out, pre_ms, ms)):
                         return
         finally:
-            st.put(self._net, _END)
+            st.put(self._net, END)
 
     def _decode(self) -> None:
         st, stages = self._ctl, self.stages
@@ -300,7 +300,7 @@ class PoseStream:
         try:
             while True:
                 got = st.get(self._net)
-                if got is _END:
+                if got is END:
                     return
                 frame, out, pre_ms, infer_ms = got
                 t0 = time.perf_counter()
@@ -315,221 +315,4 @@ class PoseStream:
                 if not st.put(self._results, result):
                     return
         finally:
-            st.put(self._results, _END)
-
-
-class SinkRunner:
-    """Feeds every result to each output: an output on its own thread through a bounded queue,
-    or, when it says so (``on_caller_thread``, the overlay window), directly on the caller's
-    thread for the lowest latency.
-
-    The frame's record (:mod:`livepose.records`), which every serialiser reads, is made once here
-    before the result is handed out.  An output that falls behind applies backpressure (file
-    outputs never lose a frame).  The first output error stops the runner; :meth:`write` then
-    raises it.  :meth:`close` lets each worker finish its queue, then closes every output (files
-    complete and valid).  :attr:`stop_requested` is set when an output asks the run to stop
-    (``q`` in the window).
-    """
-
-    def __init__(self, sinks, info: StreamInfo, queue_size: int = 8, nice: int = 10):
-        self.sinks = list(sinks)
-        self.nice = nice
-        self.queue_size = queue_size
-        self._ctl = _Control()
-        self._inline = [s for s in self.sinks if getattr(s, "on_caller_thread", False)]
-        self._threaded = [s for s in self.sinks if not getattr(s, "on_caller_thread", False)]
-        self._queues = [queue.Queue(maxsize=queue_size) for _ in self._threaded]
-        self._threads: list[threading.Thread] = []
-        self._stops = [e for e in (getattr(s, "stop_requested", None) for s in self.sinks) if e is not None]
-        opened = []
-        try:
-            for sink in self.sinks:
-                sink.open(info)
-                opened.append(sink)
-        except BaseException:
-            for sink in opened:
-                _close_quietly(sink)
-            raise
-        for sink, q in zip(self._threaded, self._queues):
-            t = threading.Thread(target=self._work, args=(sink, q), name=f"livepose-sink-{sink.name}", daemon=True)
-            t.start()
-            self._threads.append(t)
-
-    @property
-    def needs_picture(self) -> bool:
-        """Whether some output shows or writes the frames with skeletons drawn."""
-        return any(getattr(s, "needs_picture", False) for s in self.sinks)
-
-    @property
-    def stop_requested(self) -> bool:
-        return any(e.is_set() for e in self._stops)
-
-    def _work(self, sink, q: queue.Queue) -> None:
-        st = self._ctl
-        _lower_priority(self.nice)
-        try:
-            while True:
-                item = st.get(q)
-                if item is _END:
-                    return
-                sink.write(item)
-        except BaseException as exc:
-            st.fail(exc)
-
-    def write(self, result: FrameResult) -> None:
-        if not self.sinks:
-            return
-        if result.record is None:
-            from livepose.records import FrameRecord
-
-            result = replace(result, record=FrameRecord.from_result(result))
-        for q in self._queues:
-            if not self._ctl.put(q, result):
-                break
-        if self._ctl.error is not None:
-            raise self._ctl.error
-        for sink in self._inline:
-            sink.write(result)
-
-    def close(self, timeout: float = 30.0) -> None:
-        """Finish queued frames, then close every output; re-raises the first output error."""
-        for q in self._queues:
-            self._ctl.put(q, _END)
-        deadline = time.monotonic() + timeout
-        for t in self._threads:
-            t.join(max(0.0, deadline - time.monotonic()))
-        self._ctl.abort.set()
-        first: BaseException | None = None
-        for sink in self.sinks:
-            try:
-                sink.close()
-            except BaseException as exc:
-                first = first or exc
-        error = self._ctl.error or first
-        if error is not None:
-            raise error
-
-
-def _lower_priority(nice: int) -> None:
-    """Make the calling thread yield the CPU to inference (Linux: per-thread nice value).
-
-    Outputs then run in the gaps ONNX Runtime leaves (operators that use one core), instead
-    of taking time from the network; their bounded queues absorb the delay.
-    """
-    if nice <= 0 or not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
-        return
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
-    except OSError:
-        pass
-
-
-def _close_quietly(sink) -> None:
-    try:
-        sink.close()
-    except Exception:
-        pass
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    frames: int
-    seconds: float
-    people: int
-    dropped: int
-    interrupted: bool
-    stopped_early: str | None
-
-    @property
-    def fps(self) -> float:
-        return self.frames / self.seconds if self.seconds > 0 else 0.0
-
-    def line(self) -> str:
-        per_frame = self.people / self.frames if self.frames else 0.0
-        text = (f"{self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} FPS), "
-                f"{per_frame:.1f} people per frame, {self.dropped} dropped")
-        return text + (" (interrupted)" if self.interrupted else "")
-
-
-OUTPUT_QUEUE = 8  # results each threaded output may have waiting
-
-
-def run_video(source, estimator, sinks, *, display=None, max_frames: int | None = None,
-              quiet: bool = False, tracker=None, batch: int = 1) -> RunSummary:
-    """Run a source through the pipeline (stages made from ``estimator``, with ``tracker``) into
-    ``sinks``; ``display``, the overlay window, is one more of them.  See :func:`run_stream`."""
-    sinks = list(sinks) + ([display] if display is not None else [])
-    render = any(getattr(s, "needs_picture", False) for s in sinks)
-    stream = PoseStream(source, estimator, max_frames=max_frames, tracker=tracker, batch=batch, render=render,
-                        hold=OUTPUT_QUEUE + 2 if sinks else 0)
-    return run_stream(stream, sinks, quiet=quiet)
-
-
-def run_stream(stream: PoseStream, sinks, *, quiet: bool = False) -> RunSummary:
-    """Run ``stream`` to its end into ``sinks`` (each on its own thread, or on this one when it
-    says so), with a progress bar.  Ctrl-C or SIGTERM stops the capture; frames already read are
-    finished and written, and every output is closed valid.  A second Ctrl-C stops at once
-    (outputs are still closed).  The stream is closed on return."""
-    import signal
-
-    from livepose.progress import Progress
-
-    source = stream.source
-    try:
-        runner = SinkRunner(sinks, stream.info, queue_size=OUTPUT_QUEUE)
-    except BaseException:
-        stream.close()
-        raise
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        def _term(signum, frame):
-            raise KeyboardInterrupt
-        previous = signal.signal(signal.SIGTERM, _term)
-    interrupted = False
-    people = 0
-    t0 = time.perf_counter()
-    total = source.frame_count if not source.is_live else None
-    if stream.max_frames is not None and total is not None:
-        total = min(total, stream.max_frames)
-    progress = Progress(total, quiet=quiet)
-    try:
-        while True:
-            try:
-                result = stream.get()
-                if result is None:
-                    break
-                runner.write(result)
-                if runner.stop_requested:
-                    stream.stop_capture()
-                people += len(result.poses)
-                progress.update(1, len(result.poses))
-            except KeyboardInterrupt:
-                if interrupted:
-                    stream.abort()
-                    break
-                interrupted = True
-                stream.stop_capture()
-    finally:
-        progress.close()
-        try:
-            stream.close()
-        finally:
-            runner.close()
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
-    return RunSummary(
-        frames=stream.frames_done,
-        seconds=time.perf_counter() - t0,
-        people=people,
-        dropped=int(getattr(source, "dropped", 0)) + stream.skipped,
-        interrupted=interrupted,
-        stopped_early=getattr(source, "stopped_early", None),
-    )
-
-
-def make_tracker(part_names, smoother: str = "kalman"):
-    """The default pose tracker for a network's parts, with the chosen smoother."""
-    from livepose.track import PoseTracker, TrackerConfig
-
-    return PoseTracker(tuple(part_names), TrackerConfig(smoother=smoother))
+            st.put(self._results, END)

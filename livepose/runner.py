@@ -1,0 +1,227 @@
+"""Running a stream into its outputs: each output fed on its own thread (or the caller's),
+the run loop with progress, Ctrl-C/SIGTERM handling and the end-of-run summary.
+
+    summary = run_stream(stream, outputs)        # a livepose.pipeline.PoseStream, livepose.sinks outputs
+    print(summary.line())                        # "50 frames in 9.4 s (5.3 FPS), 1.0 people per frame, 0 dropped"
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, replace
+
+from livepose.pipeline import END, Control, PoseStream
+from livepose.types import FrameResult, StreamInfo
+
+
+class SinkRunner:
+    """Feeds every result to each output: an output on its own thread through a bounded queue,
+    or, when it says so (``on_caller_thread``, the overlay window), directly on the caller's
+    thread for the lowest latency.
+
+    The frame's record (:mod:`livepose.records`), which every serialiser reads, is made once here
+    before the result is handed out.  An output that falls behind applies backpressure (file
+    outputs never lose a frame).  The first output error stops the runner; :meth:`write` then
+    raises it.  :meth:`close` lets each worker finish its queue, then closes every output (files
+    complete and valid).  :attr:`stop_requested` is set when an output asks the run to stop
+    (``q`` in the window).
+    """
+
+    def __init__(self, sinks, info: StreamInfo, queue_size: int = 8, nice: int = 10):
+        self.sinks = list(sinks)
+        self.nice = nice
+        self.queue_size = queue_size
+        self._ctl = Control()
+        self._inline = [s for s in self.sinks if getattr(s, "on_caller_thread", False)]
+        self._threaded = [s for s in self.sinks if not getattr(s, "on_caller_thread", False)]
+        self._queues = [queue.Queue(maxsize=queue_size) for _ in self._threaded]
+        self._threads: list[threading.Thread] = []
+        self._stops = [e for e in (getattr(s, "stop_requested", None) for s in self.sinks) if e is not None]
+        opened = []
+        try:
+            for sink in self.sinks:
+                sink.open(info)
+                opened.append(sink)
+        except BaseException:
+            for sink in opened:
+                _close_quietly(sink)
+            raise
+        for sink, q in zip(self._threaded, self._queues):
+            t = threading.Thread(target=self._work, args=(sink, q), name=f"livepose-sink-{sink.name}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    @property
+    def needs_picture(self) -> bool:
+        """Whether some output shows or writes the frames with skeletons drawn."""
+        return any(getattr(s, "needs_picture", False) for s in self.sinks)
+
+    @property
+    def stop_requested(self) -> bool:
+        return any(e.is_set() for e in self._stops)
+
+    def _work(self, sink, q: queue.Queue) -> None:
+        st = self._ctl
+        _lower_priority(self.nice)
+        try:
+            while True:
+                item = st.get(q)
+                if item is END:
+                    return
+                sink.write(item)
+        except BaseException as exc:
+            st.fail(exc)
+
+    def write(self, result: FrameResult) -> None:
+        if not self.sinks:
+            return
+        if result.record is None:
+            from livepose.records import FrameRecord
+
+            result = replace(result, record=FrameRecord.from_result(result))
+        for q in self._queues:
+            if not self._ctl.put(q, result):
+                break
+        if self._ctl.error is not None:
+            raise self._ctl.error
+        for sink in self._inline:
+            sink.write(result)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Finish queued frames, then close every output; re-raises the first output error."""
+        for q in self._queues:
+            self._ctl.put(q, END)
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        self._ctl.abort.set()
+        first: BaseException | None = None
+        for sink in self.sinks:
+            try:
+                sink.close()
+            except BaseException as exc:
+                first = first or exc
+        error = self._ctl.error or first
+        if error is not None:
+            raise error
+
+
+def _lower_priority(nice: int) -> None:
+    """Make the calling thread yield the CPU to inference (Linux: per-thread nice value).
+
+    Outputs then run in the gaps ONNX Runtime leaves (operators that use one core), instead
+    of taking time from the network; their bounded queues absorb the delay.
+    """
+    if nice <= 0 or not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except OSError:
+        pass
+
+
+def _close_quietly(sink) -> None:
+    try:
+        sink.close()
+    except Exception:
+        pass
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    frames: int
+    seconds: float
+    people: int
+    dropped: int
+    interrupted: bool
+    stopped_early: str | None
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        per_frame = self.people / self.frames if self.frames else 0.0
+        text = (f"{self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} FPS), "
+                f"{per_frame:.1f} people per frame, {self.dropped} dropped")
+        return text + (" (interrupted)" if self.interrupted else "")
+
+
+OUTPUT_QUEUE = 8  # results each threaded output may have waiting
+
+
+def run_video(source, estimator, sinks, *, display=None, max_frames: int | None = None,
+              quiet: bool = False, tracker=None, batch: int = 1) -> RunSummary:
+    """Run a source through the pipeline (stages made from ``estimator``, with ``tracker``) into
+    ``sinks``; ``display``, the overlay window, is one more of them.  See :func:`run_stream`."""
+    sinks = list(sinks) + ([display] if display is not None else [])
+    render = any(getattr(s, "needs_picture", False) for s in sinks)
+    stream = PoseStream(source, estimator, max_frames=max_frames, tracker=tracker, batch=batch, render=render,
+                        hold=OUTPUT_QUEUE + 2 if sinks else 0)
+    return run_stream(stream, sinks, quiet=quiet)
+
+
+def run_stream(stream: PoseStream, sinks, *, quiet: bool = False) -> RunSummary:
+    """Run ``stream`` to its end into ``sinks`` (each on its own thread, or on this one when it
+    says so), with a progress bar.  Ctrl-C or SIGTERM stops the capture; frames already read are
+    finished and written, and every output is closed valid.  A second Ctrl-C stops at once
+    (outputs are still closed).  The stream is closed on return."""
+    import signal
+
+    from livepose.progress import Progress
+
+    source = stream.source
+    try:
+        runner = SinkRunner(sinks, stream.info, queue_size=OUTPUT_QUEUE)
+    except BaseException:
+        stream.close()
+        raise
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        def _term(signum, frame):
+            raise KeyboardInterrupt
+        previous = signal.signal(signal.SIGTERM, _term)
+    interrupted = False
+    people = 0
+    t0 = time.perf_counter()
+    total = source.frame_count if not source.is_live else None
+    if stream.max_frames is not None and total is not None:
+        total = min(total, stream.max_frames)
+    progress = Progress(total, quiet=quiet)
+    try:
+        while True:
+            try:
+                result = stream.get()
+                if result is None:
+                    break
+                runner.write(result)
+                if runner.stop_requested:
+                    stream.stop_capture()
+                people += len(result.poses)
+                progress.update(1, len(result.poses))
+            except KeyboardInterrupt:
+                if interrupted:
+                    stream.abort()
+                    break
+                interrupted = True
+                stream.stop_capture()
+    finally:
+        progress.close()
+        try:
+            stream.close()
+        finally:
+            runner.close()
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+    return RunSummary(
+        frames=stream.frames_done,
+        seconds=time.perf_counter() - t0,
+        people=people,
+        dropped=int(getattr(source, "dropped", 0)) + stream.skipped,
+        interrupted=interrupted,
+        stopped_early=getattr(source, "stopped_early", None),
+    )
