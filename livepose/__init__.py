@@ -23,7 +23,7 @@ _EXPORTS = {
     "COCO17_NAMES": "livepose.types", "Letterbox": "livepose.types", "NetOutput": "livepose.types",
     "Poses": "livepose.types", "Frame": "livepose.types", "FrameResult": "livepose.types",
     "PoseStream": "livepose.pipeline", "open_source": "livepose.capture",
-    "open": ("livepose.build", "open_stream"), "run": ("livepose.build", "run"), "build": "livepose.build",
+    "open": ("livepose.build", "open_stream"), "run": ("livepose.build", "run"),
     "StageTimings": "livepose.types", "People": "livepose.types",
 }
 

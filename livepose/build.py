@@ -63,17 +63,17 @@ def build_outputs(outputs: OutputSettings, source_name: str, *, warn: Say | None
     if outputs.csv:
         made.append(S.CsvSink(outputs.csv))
     if outputs.ws is not None:
-        from livepose.sinks.websocket import WebSocketSink
+        from livepose.sinks.stream.server import WebSocketSink
 
         host, port = outputs.ws
         made.append(WebSocketSink(host, port, token=outputs.ws_token, frames_width=outputs.ws_frames,
                                   announce=announce, warn=warn))
     if outputs.osc is not None:
-        from livepose.sinks.osc import OscSink
+        from livepose.sinks.stream.osc import OscSink
 
         made.append(OscSink(*outputs.osc, mode=outputs.osc_mode, warn=warn))
     if outputs.udp is not None:
-        from livepose.sinks.udp import UdpSink
+        from livepose.sinks.stream.udp import UdpSink
 
         made.append(UdpSink(*outputs.udp, warn=warn))
     if outputs.show_display:

@@ -27,6 +27,8 @@ from livepose.eval.track_metrics import (
     MIN_MATCH, PCK_THRESHOLD, TrackingScorer, _jsonable_id, require_motmetrics,
 )
 from livepose.pipeline import PoseStream
+from livepose.formats import posetrack_people
+from livepose.records import record_of
 from livepose.types import COCO17_NAMES, People, Poses
 
 DEFAULT_FPS = 25.0
@@ -42,24 +44,6 @@ def _tracker_config(tracker) -> dict | None:
     if dataclasses.is_dataclass(cfg):
         return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
     return None
-
-
-def _people(people: People, image_id) -> list[dict]:
-    """PoseTrack-style predictions of one frame: COCO-17 smoothed keypoints with track ids."""
-    shown = people.poses
-    keep = np.flatnonzero(shown.visible.any(1))
-    coco = shown.to_coco17()
-    out = []
-    for n in keep:
-        vis = coco.visible[n]
-        kp = np.zeros((17, 3))
-        kp[:, :2] = np.where(vis[:, None], coco.xy[n], 0.0)
-        kp[:, 2] = np.where(vis, coco.conf[n], 0.0)
-        out.append({"image_id": _jsonable_id(image_id), "track_id": int(people.ids[n]), "category_id": 1,
-                    "keypoints": [round(float(v), 2) for v in kp.ravel()],
-                    "scores": [round(float(v), 4) for v in kp[:, 2]],
-                    "score": round(float(shown.score[n]), 5), "state": int(people.state[n])})
-    return out
 
 
 def _score_unread(scorer: TrackingScorer, seq: Video, gts: dict, start: int, stop: int, nobody: People) -> None:
@@ -140,7 +124,7 @@ def evaluate_tracking(
                 done = k + 1
                 for name in STAGES:
                     times[name].append(getattr(result.timings, name))
-                people = _people(result.people, img["id"])
+                people = posetrack_people(record_of(result), _jsonable_id(img["id"]))
                 results.append({"sequence": seq.name, "image_id": _jsonable_id(img["id"]),
                                 "file_name": img["file_name"], "frame_id": img.get("frame_id"),
                                 "timestamp": round(stamp, 6), "people": people})

@@ -46,11 +46,13 @@ class Installed:
     openvino_cpu: tuple[str, ...] = ()
 
     @classmethod
-    def probe(cls) -> "Installed":
-        """Read them from this machine (imports ONNX Runtime, and OpenVINO when it is installed)."""
+    def probe(cls, *, capabilities: bool = True) -> "Installed":
+        """Read them from this machine (imports ONNX Runtime, and OpenVINO when it is installed).
+        ``capabilities`` False skips asking OpenVINO for the CPU's (0.15 s; not needed when the
+        backend is ONNX Runtime by name)."""
         has_openvino = _openvino.openvino_available()
-        return cls(providers=tuple(available_providers()), openvino=has_openvino,
-                   openvino_cpu=tuple(_openvino.openvino_cpu_capabilities()) if has_openvino else ())
+        caps = tuple(_openvino.openvino_cpu_capabilities()) if has_openvino and capabilities else ()
+        return cls(providers=tuple(available_providers()), openvino=has_openvino, openvino_cpu=caps)
 
 
 @dataclass(frozen=True)
@@ -202,7 +204,8 @@ def make_network(card: ModelCard, settings: ModelSettings | None = None, *, inst
         legacy_keywords = {"backend": settings, **legacy_keywords}
         settings = None
     settings, threads = _with_legacy(settings, legacy_keywords)
-    installed = installed if installed is not None else Installed.probe()
+    if installed is None:
+        installed = Installed.probe(capabilities=settings.backend != "onnxruntime")
     return _open(choose_engine(settings, installed, card), settings, installed, threads)
 
 
