@@ -192,7 +192,7 @@ def main(argv=None) -> int:
 
     from livepose import PoseEstimator
     from livepose.errors import LiveposeError
-    from livepose.preprocess import Preprocessor, parse_size
+    from livepose.preprocess import parse_size
 
     for line in device_lines():
         print(line)

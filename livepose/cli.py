@@ -27,7 +27,7 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 from livepose import __version__  # noqa: E402
 from livepose import settings as S  # noqa: E402
-from livepose.errors import InputError, LiveposeError, OutputError  # noqa: E402
+from livepose.errors import InputError, LiveposeError  # noqa: E402
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_MODEL, EXIT_OUTPUT, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Iterator
 
 from livepose.stages import Stages, with_picture

@@ -507,7 +507,7 @@ def render_doc(text: str, baseline: dict) -> tuple[str, list[str], list[str]]:
     found, notes = [], []
 
     def sub(m: re.Match) -> str:
-        name, body = m.group("name"), m.group("body")
+        name = m.group("name")
         found.append(name)
         if name in TEMPLATES:
             new = TEMPLATES[name](baseline)

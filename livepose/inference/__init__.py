@@ -25,8 +25,7 @@ from livepose.inference.onnxruntime import Network
 from livepose.inference.openvino import (OPENVINO_MISSING, OpenVINONetwork, openvino_available,
                                          openvino_cpu_capabilities)
 from livepose.inference.providers import (AUTO_OPTIONAL, CPU, CUDA, GPU_INSTALL, GPU_PROVIDERS, PREFERRED_PROVIDERS,
-                                          TENSORRT, _LOAD_FAILURE, _preload_gpu_libraries, _profile_name_ok,
-                                          _quiet_onnxruntime, check_loaded, choose_providers, default_trt_cache,
+                                          TENSORRT, check_loaded, choose_providers, default_trt_cache,
                                           short_provider, tensorrt_options)
 from livepose.inference.select import (AUTO_PRECISIONS_VERIFIED, EngineChoice, Installed, choose_engine, make_network,
                                        precision_card, resolve_backend, resolve_precision)

@@ -7,9 +7,9 @@ import os
 
 from livepose.errors import OutputError
 from livepose.formats import coco_results
-from livepose.records import record_of
+from livepose.records import FrameRecord
 from livepose.sinks.files.atomic import PartFile
-from livepose.sinks.files.common import FileSink, check_parts, prepare_file
+from livepose.sinks.files.common import FileSink, prepare_file
 from livepose.types import COCO17_NAMES, FrameResult, StreamInfo
 
 
@@ -47,22 +47,18 @@ class CocoSink(FileSink):
         self._file = part
         self._info = info
 
-    def write(self, result: FrameResult) -> None:
-        with self._lock:
-            info = self._require_open()
-            record = record_of(result)
-            check_parts(info.part_names, record.part_names)
-            entries = coco_results(record, image_id=record.index)
-            if not entries:
-                return
-            if record.ids is not None:
-                for entry, pid in zip(entries, record.json_ids):
-                    entry["track_id"] = pid
-            chunks = []
-            for entry in entries:
-                chunks.append(("\n" if self._first else ",\n") + json.dumps(entry, separators=(",", ":")))
-                self._first = False
-            self._file.write("".join(chunks))
+    def _write(self, result: FrameResult, record: FrameRecord, info: StreamInfo) -> None:
+        entries = coco_results(record, image_id=record.index)
+        if not entries:
+            return
+        if record.ids is not None:
+            for entry, pid in zip(entries, record.json_ids):
+                entry["track_id"] = pid
+        chunks = []
+        for entry in entries:
+            chunks.append(("\n" if self._first else ",\n") + json.dumps(entry, separators=(",", ":")))
+            self._first = False
+        self._file.write("".join(chunks))
 
     def close(self) -> None:
         with self._lock:

@@ -15,7 +15,9 @@ from pathlib import Path
 
 from livepose.errors import OutputError
 from livepose.sinks.base import Sink
-from livepose.types import StreamInfo
+from livepose.records import FrameRecord, record_of
+from livepose.render import render_result
+from livepose.types import FrameResult, StreamInfo
 
 
 def problem(exc: OSError) -> str:
@@ -67,13 +69,37 @@ def check_parts(info_parts: tuple[str, ...], part_names: tuple[str, ...]) -> Non
 
 class FileSink(Sink):
     """Shared bookkeeping: a lock (write and close may come from different threads),
-    the open state, and OSError -> OutputError around writes."""
+    the open state, and OSError -> OutputError around writes.
+
+    :meth:`write` takes the lock, checks the sink is open and the frame's parts are the
+    stream's, and hands the frame's record (:mod:`livepose.records`) to :meth:`_write`, which
+    each file output implements; outputs that write pictures get theirs from :meth:`_picture`.
+    """
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self._lock = threading.Lock()
         self._info: StreamInfo | None = None
         self._closed = False
+        self._canvas = None  # drawing buffer for results that come without a picture
+
+    def write(self, result: FrameResult) -> None:
+        with self._lock:
+            info = self._require_open()
+            record = record_of(result)
+            check_parts(info.part_names, record.part_names)
+            self._write(result, record, info)
+
+    def _write(self, result: FrameResult, record: FrameRecord, info: StreamInfo) -> None:
+        raise NotImplementedError
+
+    def _picture(self, result: FrameResult, info: StreamInfo):
+        """The frame with its skeletons drawn: the render stage's picture, or drawn here into a
+        reused canvas (a result made by hand)."""
+        if result.picture is not None:
+            return result.picture
+        self._canvas = render_result(self._canvas, result, info.limbs)
+        return self._canvas
 
     def _require_open(self) -> StreamInfo:
         if self._info is None or self._closed:

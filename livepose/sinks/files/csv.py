@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import os
 
-from livepose.records import FrameRecord, record_of
-from livepose.sinks.files.common import FileSink, check_parts, open_text, prepare_file
+from livepose.records import FrameRecord
+from livepose.sinks.files.common import FileSink, open_text, prepare_file
 from livepose.types import FrameResult, StreamInfo
 
 CSV_HEADER = ("frame", "time", "person", "keypoint", "x", "y", "conf")
@@ -56,16 +56,12 @@ class CsvSink(FileSink):
             raise self._fail(exc) from None
         self._info = info
 
-    def write(self, result: FrameResult) -> None:
-        with self._lock:
-            info = self._require_open()
-            record = record_of(result)
-            check_parts(info.part_names, record.part_names)
-            try:
-                self._csv.writerows(csv_rows(record))
-                self._fh.flush()
-            except OSError as exc:
-                raise self._fail(exc) from None
+    def _write(self, result: FrameResult, record: FrameRecord, info: StreamInfo) -> None:
+        try:
+            self._csv.writerows(csv_rows(record))
+            self._fh.flush()
+        except OSError as exc:
+            raise self._fail(exc) from None
 
     def close(self) -> None:
         self._csv = None

@@ -11,7 +11,7 @@ import numpy as np
 
 from livepose.errors import OutputError
 from livepose.images import IMAGE_SUFFIXES
-from livepose.render import render_result
+from livepose.records import FrameRecord
 from livepose.sinks.files.atomic import write_bytes_atomic
 from livepose.sinks.files.common import FileSink, prepare_folder
 from livepose.types import FrameResult, StreamInfo
@@ -60,7 +60,6 @@ class ImageSink(FileSink):
         super().__init__(folder)
         self.folder = self.path
         self.name_for = name_for
-        self._canvas: np.ndarray | None = None
         self.images_written = 0
 
     def file_for(self, result: FrameResult) -> Path:
@@ -73,14 +72,10 @@ class ImageSink(FileSink):
         prepare_folder(self.folder)
         self._info = info
 
-    def write(self, result: FrameResult) -> None:
-        with self._lock:
-            info = self._require_open()
-            image = result.picture
-            if image is None:
-                image = self._canvas = render_result(self._canvas, result, info.limbs)
-            write_image(self.file_for(result), image)
-            self.images_written += 1
+    def _write(self, result: FrameResult, record: FrameRecord, info: StreamInfo) -> None:
+        image = self._picture(result, info)
+        write_image(self.file_for(result), image)
+        self.images_written += 1
 
     def close(self) -> None:
         with self._lock:

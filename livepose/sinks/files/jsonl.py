@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import os
 
-from livepose.records import record_of
-from livepose.sinks.files.common import FileSink, check_parts, open_text, prepare_file
+from livepose.records import FrameRecord, record_of
+from livepose.sinks.files.common import FileSink, open_text, prepare_file
 from livepose.types import FrameResult, StreamInfo
 
 JSONL_SCHEMA = "livepose.frame/1"
@@ -56,17 +56,13 @@ class JsonlSink(FileSink):
         """The JSON object for one frame (also usable without a file)."""
         return jsonl_document(info, result)
 
-    def write(self, result: FrameResult) -> None:
-        with self._lock:
-            info = self._require_open()
-            record = record_of(result)
-            check_parts(info.part_names, record.part_names)
-            line = json.dumps(jsonl_document(info, record), separators=(",", ":"), allow_nan=False)
-            try:
-                self._fh.write(line + "\n")
-                self._fh.flush()
-            except OSError as exc:
-                raise self._fail(exc) from None
+    def _write(self, result: FrameResult, record: FrameRecord, info: StreamInfo) -> None:
+        line = json.dumps(jsonl_document(info, record), separators=(",", ":"), allow_nan=False)
+        try:
+            self._fh.write(line + "\n")
+            self._fh.flush()
+        except OSError as exc:
+            raise self._fail(exc) from None
 
     def close(self) -> None:
         self._close_text_file()

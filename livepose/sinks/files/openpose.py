@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Callable
 
 from livepose.formats import openpose_document
-from livepose.records import record_of
+from livepose.records import FrameRecord
 from livepose.sinks.files.atomic import write_json_atomic
-from livepose.sinks.files.common import FileSink, check_parts, prepare_folder
+from livepose.sinks.files.common import FileSink, prepare_folder
 from livepose.types import FrameResult, StreamInfo
 
 
@@ -45,12 +45,8 @@ class OpenPoseJsonSink(FileSink):
         prepare_folder(self.folder)
         self._info = info
 
-    def write(self, result: FrameResult) -> None:
-        with self._lock:
-            info = self._require_open()
-            record = record_of(result)
-            check_parts(info.part_names, record.part_names)
-            write_json_atomic(self._file(result), openpose_document(record))
+    def _write(self, result: FrameResult, record: FrameRecord, info: StreamInfo) -> None:
+        write_json_atomic(self._file(result), openpose_document(record))
 
     def close(self) -> None:
         with self._lock:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 
 import cv2
-import numpy as np
 
 from livepose.errors import OutputError
-from livepose.render import render_result
+from livepose.records import FrameRecord
 from livepose.sinks.files.common import FileSink, prepare_file
 from livepose.types import FrameResult, StreamInfo
 
@@ -38,7 +37,6 @@ class VideoSink(FileSink):
             raise OutputError(f"{self.path}: unknown video type {suffix or '(no suffix)'!r}; use one of {known}")
         self.fourcc = VIDEO_FOURCC[suffix]
         self._writer: cv2.VideoWriter | None = None
-        self._canvas: np.ndarray | None = None  # reused drawing buffer (the frame itself is shared)
         self.frames_written = 0
 
     def open(self, info: StreamInfo) -> None:
@@ -60,16 +58,12 @@ class VideoSink(FileSink):
         self._writer = writer
         self._info = info
 
-    def write(self, result: FrameResult) -> None:
-        with self._lock:
-            info = self._require_open()
-            image = result.picture
-            if image is None:
-                image = self._canvas = render_result(self._canvas, result, info.limbs)
-            if (image.shape[1], image.shape[0]) != self.size:
-                image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
-            self._writer.write(image)
-            self.frames_written += 1
+    def _write(self, result: FrameResult, record: FrameRecord, info: StreamInfo) -> None:
+        image = self._picture(result, info)
+        if (image.shape[1], image.shape[0]) != self.size:
+            image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
+        self._writer.write(image)
+        self.frames_written += 1
 
     def close(self) -> None:
         with self._lock:
