@@ -83,6 +83,21 @@ def build_outputs(outputs: OutputSettings, source_name: str, *, warn: Say | None
     return made
 
 
+def build_photo_outputs(folder, paths, *, images: bool = True) -> list:
+    """The outputs of ``livepose image``: per photo ``<stem>_keypoints.json`` (OpenPose JSON) and,
+    with ``images``, the annotated ``<stem><suffix>``, in ``folder``; ``paths[frame.index]``
+    names each result's photo."""
+    from livepose.sinks import ImageSink, OpenPoseJsonSink
+
+    def name_for(result):
+        return paths[result.frame.index]
+
+    made = [OpenPoseJsonSink(folder, name_for=name_for)]
+    if images:
+        made.append(ImageSink(folder, name_for=name_for))
+    return made
+
+
 @dataclass
 class Run:
     """A composed run: iterate ``stream`` yourself, or :meth:`execute` it into ``outputs``."""

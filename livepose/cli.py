@@ -275,48 +275,24 @@ def _prepare_folder(path: Path) -> None:
 
 def cmd_image(args: argparse.Namespace) -> int:
     """Photos through the same stages (the estimator) and the same outputs as video frames."""
-    from livepose.images import list_images, read_image
-    from livepose.sinks import ImageSink, OpenPoseJsonSink
-    from livepose.types import Frame, FrameResult, People, StreamInfo
+    from livepose.build import build_photo_outputs
+    from livepose.images import list_images
+    from livepose.runner import run_photos
 
     paths = list_images(args.inputs)
     if not paths:
         raise InputError(f"{', '.join(args.inputs)}: no images found")
     _prepare_folder(args.out)
     est = _estimator(args)
-
-    def name_for(result):
-        return paths[result.frame.index]
-
-    outputs = [OpenPoseJsonSink(args.out, name_for=name_for)]
-    if not args.no_image:
-        outputs.append(ImageSink(args.out, name_for=name_for))
+    outputs = build_photo_outputs(args.out, paths, images=not args.no_image)
     failed = 0
-    opened = []
-    try:
-        for index, path in enumerate(paths):
-            try:
-                image = read_image(path)
-            except InputError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                failed += 1
-                continue
-            t0 = time.perf_counter()
-            poses, timings = est(image)
-            ms = (time.perf_counter() - t0) * 1e3
-            result = FrameResult(Frame(index, 0.0, t0, image), People.detected(poses), timings)
-            for sink in outputs:
-                if sink not in opened:
-                    sink.open(StreamInfo(source=str(path), size=result.frame.size, fps=0.0, frame_count=len(paths),
-                                         is_live=False, model=est.card.name, part_names=est.card.parts,
-                                         limbs=est.card.limbs))
-                    opened.append(sink)
-                sink.write(result)
-            if not args.quiet:
-                print(f"{path}: {len(poses)} {'person' if len(poses) == 1 else 'people'}, {ms:.1f} ms", flush=True)
-    finally:
-        for sink in opened:
-            sink.close()
+    for path, result, error in run_photos(est, paths, outputs):
+        if error is not None:
+            print(f"error: {error}", file=sys.stderr)
+            failed += 1
+        elif not args.quiet:
+            n = len(result.poses)
+            print(f"{path}: {n} {'person' if n == 1 else 'people'}, {result.timings.total:.1f} ms", flush=True)
     if failed:
         print(f"error: {failed} of {len(paths)} images could not be read; the others were written to {args.out}",
               file=sys.stderr)

@@ -225,3 +225,43 @@ def run_stream(stream: PoseStream, sinks, *, quiet: bool = False) -> RunSummary:
         interrupted=interrupted,
         stopped_early=getattr(source, "stopped_early", None),
     )
+
+
+def run_photos(estimator, paths, sinks):
+    """Each photo through the estimator's stages into ``sinks`` (opened at the first photo read,
+    closed at the end, also on an error); yields ``(path, result, None)`` per photo, or
+    ``(path, None, message)`` for a photo that could not be read (the others go on)."""
+    from livepose.errors import InputError
+    from livepose.images import read_image
+    from livepose.types import Frame, FrameResult, People
+
+    opened = []
+    card = estimator.card
+    try:
+        for index, path in enumerate(paths):
+            try:
+                image = read_image(path)
+            except InputError as exc:
+                yield path, None, str(exc)
+                continue
+            t0 = time.perf_counter()
+            poses, timings = estimator(image)
+            result = FrameResult(Frame(index, 0.0, t0, image), People.detected(poses), timings)
+            if not opened:
+                info = StreamInfo(source=str(path), size=result.frame.size, fps=0.0, frame_count=len(paths),
+                                  is_live=False, model=card.name, part_names=card.parts, limbs=card.limbs)
+                for sink in sinks:
+                    sink.open(info)
+                    opened.append(sink)
+            for sink in sinks:
+                sink.write(result)
+            yield path, result, None
+    finally:
+        first = None
+        for sink in opened:
+            try:
+                sink.close()
+            except BaseException as exc:
+                first = first or exc
+        if first is not None:
+            raise first
