@@ -172,6 +172,7 @@ class DisplaySink(Sink):
         self._frame_lock = threading.Lock()
         self._pending: np.ndarray | None = None  # the next image to show (one, never a queue)
         self._last: np.ndarray | None = None  # the image on screen, for the pause label
+        self._ring: list[np.ndarray | None] = [None, None, None]  # canvases for the HUD
         self._shown_any = False
         self._window_created = False
         self._times: collections.deque = collections.deque()  # write times within fps_window_s
@@ -205,12 +206,27 @@ class DisplaySink(Sink):
         if self._first_index is None:
             self._first_index = index
         self._frames_seen += 1
-        # a new image per frame: the GUI thread shows it later, and the shared picture stays clean
-        image = result.picture.copy() if result.picture is not None else render_result(None, result, self._info.limbs)
+        # the HUD goes on a canvas of our own (the shared picture stays clean): one of a ring of
+        # three, never the one waiting to be shown nor the one on screen (the GUI thread holds those)
+        image = self._canvas(result.frame.image.shape)
+        if result.picture is not None:
+            np.copyto(image, result.picture)
+        else:
+            render_result(image, result, self._info.limbs)
         self._draw_hud(image, self._hud_text(result, now, index))
         with self._frame_lock:
             self._pending = image
         self._gui.wake.set()
+
+    def _canvas(self, shape: tuple) -> np.ndarray:
+        with self._frame_lock:
+            busy = (self._pending, self._last)
+        for k, canvas in enumerate(self._ring):
+            if canvas is None or canvas.shape != shape:
+                canvas = self._ring[k] = np.empty(shape, np.uint8)
+            if all(canvas is not b for b in busy):
+                return canvas
+        raise AssertionError("display canvas ring exhausted")  # three canvases, at most two busy
 
     def close(self) -> None:
         if self._closed:
