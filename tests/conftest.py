@@ -1,88 +1,65 @@
 """Shared fixtures (the network is loaded once per test session) and which tests are slow.
 
-``slow`` (registered in pyproject.toml): end-to-end tests, with the real network on real files or
-the CLI in subprocesses.  ``python -m pytest -q -m "not slow"`` is the fast loop to run after every
-change; ``python -m pytest -q`` runs everything.  The classification is the table below, applied
-at collection (the test files carry no marks of their own, except tests/test_quality.py).
+The tests are a map of what livepose guarantees (the table in README.md, "Layout"):
+
+    unit/      one module or stage at a time, on synthetic inputs or the fixture photos and clip
+    contract/  every implementation of an interface through the same checks: sources, engines,
+               outputs, smoothers
+    e2e/       the whole program: the command line, the tools, the pipeline over real video, the
+               network's people against annotations, the quality baseline, the shared data sets
+
+``slow`` (registered in pyproject.toml) is given at collection by the rules below; the test files
+carry no marks of their own.  ``python -m pytest -q -m "not slow"`` is the fast loop to run after
+every change (unit and contract tests); ``python -m pytest -q`` runs everything (what CI runs).
+Shared plain code (paths, the CLI in-process, card copies, ...) is in helpers.py.  The folders have
+no __init__.py: pytest imports test files by their name, so a name is used once across folders.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-DATA = Path(__file__).resolve().parent / "data"
-COCO_DIR = DATA / "coco"
-REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("LIVEPOSE_SHARED", REPO.parent / "shared"))
+from helpers import COCO_DIR, SHARED, bundled_card, clip_results, load_tool
 
-# COCO's per-keypoint OKS constants (sigmas), COCO-17 order (from the COCO keypoint evaluation).
-COCO_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89]) / 10.0
+TESTS = Path(__file__).resolve().parent
 
 
 # ------------------------------------------------------------------------------- slow tests
-# Measured with `python -m pytest -q --durations=0 tests/` (whole suite 104 s, 477 tests, 2-core
-# machine, 2026-12-01, shared data present); seconds are setup + call + teardown of that run.
 # Rules, in order:
-#   1. everything under a folder named `e2e` (tests/e2e/..., whatever the file is called);
-#   2. the end-to-end modules of E2E_MODULES, by file name (wherever the file lives);
-#   3. tests that use a fixture of SLOW_FIXTURES: a module fixture that runs the network over a
-#      real sequence or a tool end to end (marking one of its users only moves the cost to the next);
-#   4. the tests of unit modules listed in SLOW_TESTS ("file name::test function", every
-#      parametrization): those that took 1 s or more.
-# Using the session `estimator` (the real network) does not make a test slow: 57 tests use it,
-# 16.6 s together, of which 12 s are three module fixtures that run the clip; loading it takes
-# about 0.5 s once.  With this table `-m "not slow"` ran 415 tests in 34 s (39 s with a cold
-# Numba cache, as on a fresh clone) and deselected 69 (about 65 s, plus test_quality.py's 40 s).
-E2E_MODULES = {
-    "test_run.py": "`livepose run` end to end on the clip, all outputs, interrupts (17.3 s)",
-    "test_cli_stream.py": "`livepose run` with --ws/--osc/--udp from the command line (6.7 s)",
-    "test_cli.py": "the `livepose image` command on real photos (4.4 s)",
-    "test_eval.py": "`livepose eval` on the COCO fixture and coco-train-mini (4.3 s)",
-    "test_photos_e2e.py": "people found on real photos against COCO annotations (0.9 s)",
-    "test_viewer_browser.py": "the viewer page in headless Chromium (skips without one; seconds when it runs)",
-}
-SLOW_TESTS = {
-    "test_gpu.py::test_cli_batch_writes_the_same_outputs": "CLI `run --batch` twice on the clip (4.1 s)",
-    "test_gpu.py::test_batched_stream_gives_the_same_poses": "clip through batched streams, 3 sizes (9.5 s)",
-    "test_gpu.py::test_stream_with_io_binding_gives_the_same_poses": "clip through I/O-bound streams (2.8 s)",
-    "test_gpu.py::test_output_ring_survives_a_slow_decoder": "real stream with a slowed decoder (1.9 s)",
-    "test_gpu.py::test_stop_capture_finishes_what_was_read_in_batches": "real stream, stopped mid-run (1.4 s)",
-    "test_gpu.py::test_batches_split_where_the_frame_size_changes": "real stream over mixed sizes (1.2 s)",
-    "test_gpu.py::test_io_binding_gives_the_same_outputs_on_cpu": "network over the clip's frames (1.1 s)",
-}
-SLOW_FIXTURES = {
-    "made": "test_int8.py: tools/quantize_int8.py end to end, once for 3 tests (4.8 s)",
-    "bonn_run": "test_track.py: network and tracker over the 41 Bonn frames, for 2 tests (2.4 s)",
-    "bonn_report": "test_eval_track.py: network and eval-track over the 41 Bonn frames (2.4 s)",
-}
+#   1. everything under tests/e2e/ (end to end: the command line, the tools, real video through the
+#      pipeline, the quality baseline, the shared data sets);
+#   2. the tests of SLOW_TESTS ("folder/file name::test function", every parametrization): a unit or
+#      contract test that takes 2 s or more and is not the only check of what it guards, with its time
+#      as measured by `python -m pytest -q --durations=0` on the 2-core machine.
+# SLOW_TESTS is empty: since the end-to-end tests moved to tests/e2e/ no unit or contract test needs
+# it.  Measured (2-core machine, 2026-12-01): `-m "not slow"` ran 660 tests in 28 s (`-m slow`: 82
+# in 95 s); its slowest are the WebSocket stalled-client test (2.3-4.2 s, the only check that a
+# client that never reads loses frames and nobody else does), the first user of the session's
+# `clip_run` (2.4-2.6 s: the example clip through the network and the tracker, once for all the
+# output tests) and the real-time file pacing (1.0 s).
+# Using the session `estimator` (the real network) does not make a test slow: loading it takes
+# about 0.5 s once, and a photo through it 0.1 s.
+SLOW_TESTS: dict[str, str] = {}
 
 
-def slow_reason(path: Path, test_name: str, fixtures=()) -> str | None:
-    """Why the test ``test_name`` (without parametrization) of file ``path``, using ``fixtures``,
-    is slow, or None."""
+def slow_reason(path: Path, test_name: str) -> str | None:
+    """Why the test ``test_name`` (without parametrization) of file ``path`` is slow, or None."""
     try:
-        folders = path.resolve().relative_to(Path(__file__).resolve().parent).parts[:-1]
+        parts = path.resolve().relative_to(TESTS).parts
     except ValueError:
-        folders = path.parts[:-1]
-    if "e2e" in folders:
-        return "under an e2e folder"
-    if path.name in E2E_MODULES:
-        return E2E_MODULES[path.name]
-    for name in fixtures:
-        if name in SLOW_FIXTURES:
-            return SLOW_FIXTURES[name]
-    return SLOW_TESTS.get(f"{path.name}::{test_name}")
+        parts = path.parts
+    if "e2e" in parts[:-1]:
+        return "end to end (under tests/e2e/)"
+    return SLOW_TESTS.get(f"{'/'.join(parts)}::{test_name}")
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
         name = getattr(item, "originalname", None) or item.name.split("[")[0]
-        if slow_reason(Path(str(item.path)), name, getattr(item, "fixturenames", ())) is not None:
+        if slow_reason(Path(str(item.path)), name) is not None:
             item.add_marker(pytest.mark.slow)
 
 
@@ -90,9 +67,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def card():
     """The bundled model's card: the skeleton (parts, limbs) tests take instead of a typed list."""
-    from livepose.card import load_card
-
-    return load_card()
+    return bundled_card()
 
 
 @pytest.fixture(scope="session")
@@ -109,8 +84,32 @@ def estimator():
 
 
 @pytest.fixture(scope="session")
+def clip_run(estimator):
+    """(info, results): the example clip's 50 frames through the session's network and a default
+    tracker (helpers.clip_results), made once for every output test that wants real tracked people
+    (helpers.first_frames cuts it shorter)."""
+    info, results = clip_results(estimator)
+    assert len(results) == 50 and sum(len(r.poses) for r in results) > 0
+    return info, results
+
+
+@pytest.fixture(scope="session")
 def coco_fixture() -> dict:
     return json.loads((COCO_DIR / "test_coco.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def quality_tool():
+    """tools/quality_baseline.py as a module: what measures and compares the quality baseline."""
+    return load_tool("quality_baseline")
+
+
+@pytest.fixture(scope="session")
+def quality_baseline(quality_tool) -> dict:
+    """The committed baseline, tests/quality_baseline.json (written only by the tool)."""
+    data = quality_tool.load_baseline()
+    assert data, f"{quality_tool.BASELINE} is missing: python tools/quality_baseline.py writes it"
+    return data
 
 
 @pytest.fixture(scope="session")
@@ -118,15 +117,3 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"shared data folder {SHARED} is absent (set LIVEPOSE_SHARED to use another)")
     return SHARED
-
-
-def oks(pred_xy: np.ndarray, gt: np.ndarray, area: float) -> float:
-    """COCO object keypoint similarity of one predicted COCO-17 skeleton (17, 2; NaN missing)
-    against one annotation (17, 3 with visibility), over the annotated keypoints."""
-    vis = gt[:, 2] > 0
-    if not vis.any():
-        return 0.0
-    d2 = (pred_xy[:, 0] - gt[:, 0]) ** 2 + (pred_xy[:, 1] - gt[:, 1]) ** 2
-    e = d2 / (2.0 * area * (2.0 * COCO_SIGMAS) ** 2 + np.finfo(float).eps)
-    k = np.where(np.isnan(e), 0.0, np.exp(-np.nan_to_num(e, nan=0.0)))
-    return float(k[vis].mean())

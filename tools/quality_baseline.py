@@ -41,7 +41,8 @@ is missing is reported, never an error.
 
 Exit status: 0 done (``--check``: every figure within its tolerance and the docs quote the
 baseline), 1 ``--check`` found a difference, 2 a livepose command failed or an input is missing.
-The tolerances are stated in tests/test_quality.py, which checks the same figures (marked slow).
+The tolerances are stated in tests/e2e/test_quality.py, which checks the same figures (slow, as every
+end-to-end test).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout written to
 BASELINE = ROOT / "tests" / "quality_baseline.json"
-TEST_FILE = ROOT / "tests" / "test_quality.py"
+TEST_FILE = ROOT / "tests" / "e2e" / "test_quality.py"
 DIGITS = 4
 BACKEND = ("--backend", "onnxruntime")
 
@@ -79,7 +80,7 @@ EVAL_METRICS = ("AP", "AP50", "AP75", "APm", "APl", "AR")
 SECTIONS = ("coco_fixture", "clip", "coco_train_mini", "bonn_posetrack")
 SHARED_SECTIONS = ("coco_train_mini", "bonn_posetrack")
 ABOUT = ("Quality of livepose's default pipeline (ONNX Runtime, default settings), measured through its CLI. "
-         "Written only by `python tools/quality_baseline.py`; checked by tests/test_quality.py. Each section's "
+         "Written only by `python tools/quality_baseline.py`; checked by tests/e2e/test_quality.py. Each section's "
          "'recorded' is the run that first gave its figures.")
 
 DOCS = {  # the markers each document is expected to hold (a missing one is reported)
@@ -413,7 +414,7 @@ def table(rows: list[Row]) -> str:
 
 
 def load_tolerances() -> dict:
-    """The tolerances stated at the top of tests/test_quality.py (imports pytest)."""
+    """The tolerances stated at the top of tests/e2e/test_quality.py (imports pytest)."""
     spec = importlib.util.spec_from_file_location("livepose_test_quality", TEST_FILE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

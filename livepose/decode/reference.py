@@ -5,7 +5,7 @@ same meaning of every argument, but written for a reader rather than for speed: 
 where it is natural (upsampling, peak suppression, sampling a line), Python loops over
 candidates and people.  Nothing is preallocated; every function returns new arrays.
 Tests run both chains on the same maps and expect the same peaks, the same connections
-and the same people (see tests/test_decode_reference.py).
+and the same people (see tests/unit/test_decode_reference.py).
 
 Rounding.  Where the kernels mix float32 and float64 (float32 maps and peak positions,
 float64 arithmetic in between), this module does the same on purpose, so that the two

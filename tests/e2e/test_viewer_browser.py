@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from clip_results import clip_results
+from helpers import first_frames
 from livepose.sinks.stream.server import WebSocketSink
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
@@ -47,8 +47,9 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def clip(estimator):
-    info, results = clip_results(estimator, max_frames=10)
+def clip(browser, request):
+    """The clip's first 10 frames (after ``browser``: without a Chromium nothing is computed)."""
+    info, results = first_frames(request.getfixturevalue("clip_run"), 10)
     assert len(results) == 10 and all(len(r.poses) == 1 for r in results)
     return info, results
 

@@ -1,6 +1,8 @@
-"""Frame sources: files never drop, live sources keep the newest frame, reconnect, and stop cleanly.
+"""Frame sources, kind by kind: files never drop, live sources keep the newest frame, reconnect, and
+stop cleanly; broken files and unopenable devices fail at open with one line.
 
-Live behaviour is tested with a fake camera (no device needed); timings are checked loosely.
+Live behaviour is tested with a fake camera (no device needed); timings are checked loosely.  What
+every source promises alike (size, frames, fixed_size, close, repr) is in contract/test_sources.py.
 """
 
 from __future__ import annotations
@@ -15,14 +17,10 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import COCO_DIR, REPO
+from helpers import CLIP, CLIP_FPS, CLIP_FRAMES, CLIP_SIZE, COCO_PHOTOS
 from livepose.capture import ImageSequenceSource, LiveSource, VideoSource, open_source
 from livepose.capture.fake import FakeCapture
 from livepose.errors import InputError
-
-CLIP = REPO / "examples" / "one-by-one-clip.mp4"
-CLIP_FRAMES, CLIP_FPS, CLIP_SIZE = 50, 10.0, (768, 432)
-COCO_PHOTOS = sorted(COCO_DIR.glob("*.jpg"))
 
 
 # --------------------------------------------------------------------------- fakes
@@ -353,23 +351,3 @@ def test_realtime_image_folder(photo_folder):
         assert source.is_live
         frames = list(source)
     assert [f.index for f in frames] == [0, 1, 2, 3] and [f.size for f in frames] == sizes
-
-
-# --------------------------------------------------------------------------- fixed_size
-
-
-def test_fixed_size_is_asked_of_the_source():
-    with open_source(str(CLIP)) as video:
-        assert video.fixed_size is True
-    with open_source(str(CLIP), realtime=True) as replayed_video:
-        assert replayed_video.is_live and replayed_video.fixed_size is True
-    assert len({cv2.imread(str(p)).shape for p in COCO_PHOTOS}) > 1  # the photos differ in size
-    with open_source(str(COCO_DIR)) as folder:
-        assert isinstance(folder, ImageSequenceSource) and folder.fixed_size is False
-    with open_source(str(COCO_DIR), realtime=True, fps=50) as replayed_folder:
-        assert replayed_folder.is_live and replayed_folder.fixed_size is False
-    with LiveSource(lambda: FakeCapture(fps=200.0), "fake", 200.0) as camera:
-        assert camera.is_live and camera.fixed_size is True
-        assert next(camera).size == camera.size == (32, 24)
-    with pytest.raises(AttributeError):
-        video.fixed_size = False  # read-only

@@ -1,15 +1,14 @@
 """Tracking: assignment, costs, Kalman and One-Euro filters, and the tracker on synthetic scenes
-with known answers; the real Bonn PoseTrack sequence end to end when ../shared is present."""
+with known answers.  (The real Bonn PoseTrack sequence: e2e/test_track_real.py.)"""
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
 import pytest
-from conftest import SHARED
 
+from helpers import bundled_card, check_tracks_contract as check_contract, jitter_ratio, lag_frames, trajectories
 from livepose.track import (
     ConstantVelocityKalman, OneEuroSmoother, PoseTracker, TrackerConfig, assign, box_iou, keypoint_cost,
     kf_predict, kf_update, person_size, pose_boxes, pose_cost, q_discrete_white_noise,
@@ -17,23 +16,22 @@ from livepose.track import (
 from livepose.track.table import COASTING
 from livepose.types import TRACK_CONFIRMED, TRACK_TENTATIVE, Poses, Tracks
 
-BONN = SHARED / "data" / "bonn-posetrack"
-
-# The default network's 18 parts (OpenPose COCO order).
-PARTS = ("nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
-         "left_wrist", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
-         "right_eye", "left_eye", "right_ear", "left_ear")
+PARTS = bundled_card().parts  # the network's parts, in its output order
 P = len(PARTS)
 
-# A standing person, offsets from the mid-hip in units of body height (x right, y down).
-TEMPLATE = np.array([
-    (0.00, -0.45), (0.00, -0.35), (-0.10, -0.35), (-0.13, -0.20), (-0.14, -0.07), (0.10, -0.35), (0.13, -0.20),
-    (0.14, -0.07), (-0.06, 0.00), (-0.06, 0.22), (-0.06, 0.45), (0.06, 0.00), (0.06, 0.22), (0.06, 0.45),
-    (-0.02, -0.47), (0.02, -0.47), (-0.04, -0.46), (0.04, -0.46),
-])
-SWING = np.zeros(P)
-SWING[[4, 13]] = 1.0  # right wrist and left ankle swing one way, the others the other way
-SWING[[7, 10]] = -1.0
+# A standing person, offsets from the mid-hip in units of body height (x right, y down), by part.
+OFFSETS = {
+    "nose": (0.00, -0.45), "neck": (0.00, -0.35),
+    "right_shoulder": (-0.10, -0.35), "right_elbow": (-0.13, -0.20), "right_wrist": (-0.14, -0.07),
+    "left_shoulder": (0.10, -0.35), "left_elbow": (0.13, -0.20), "left_wrist": (0.14, -0.07),
+    "right_hip": (-0.06, 0.00), "right_knee": (-0.06, 0.22), "right_ankle": (-0.06, 0.45),
+    "left_hip": (0.06, 0.00), "left_knee": (0.06, 0.22), "left_ankle": (0.06, 0.45),
+    "right_eye": (-0.02, -0.47), "left_eye": (0.02, -0.47), "right_ear": (-0.04, -0.46), "left_ear": (0.04, -0.46),
+}
+TEMPLATE = np.array([OFFSETS[name] for name in PARTS])
+# the right wrist and the left ankle swing one way, the left wrist and the right ankle the other
+SWING = np.array([{"right_wrist": 1.0, "left_ankle": 1.0, "left_wrist": -1.0, "right_ankle": -1.0}.get(name, 0.0)
+                  for name in PARTS])
 
 
 def skeleton(centre, height: float, t: float = 0.0, swing: float = 0.06) -> np.ndarray:
@@ -72,74 +70,6 @@ def assert_one_id_each(seen: dict, n_people: int) -> None:
     """Each true person had exactly one tracker id, and no two people shared one."""
     assert len(seen) == n_people and all(len(v) == 1 for v in seen.values()), seen
     assert len(set().union(*seen.values())) == n_people, seen
-
-
-def check_contract(tracks: Tracks, poses: Poses) -> None:
-    assert np.all(np.diff(tracks.det_index) > 0), "rows in detection order, one per detection"
-    assert len(set(tracks.ids.tolist())) == len(tracks)
-    assert np.all(tracks.det_index >= 0) and np.all(tracks.det_index < len(poses))
-    assert set(np.unique(tracks.state)) <= {TRACK_TENTATIVE, TRACK_CONFIRMED}
-    vis = (poses.conf[tracks.det_index] > 0) & np.isfinite(poses.xy[tracks.det_index]).all(-1)
-    np.testing.assert_array_equal(np.isfinite(tracks.xy_raw[..., 0]), vis)
-    np.testing.assert_array_equal(tracks.xy_raw[vis], poses.xy[tracks.det_index][vis])
-    assert np.all(tracks.conf[~vis] == 0)
-    assert not np.any(tracks.predicted & vis)
-    assert np.all(np.isfinite(tracks.xy[vis])), "a measured joint always has a smoothed value"
-    np.testing.assert_array_equal(np.isfinite(tracks.xy[..., 0]), vis | tracks.predicted)
-    np.testing.assert_array_equal(tracks.score, poses.score[tracks.det_index])
-    assert len(tracks.smoothed_poses()) == len(tracks)
-
-
-# ----------------------------------------------------------------------------- metrics
-
-
-def trajectories(results: list[Tracks]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per track: (raw, smoothed) (F, P, 2), NaN where the joint was not measured in that frame."""
-    out: dict = {}
-    n = len(results)
-    for f, tr in enumerate(results):
-        for i, tid in enumerate(tr.ids):
-            raw, sm = out.setdefault(int(tid), (np.full((n, tr.xy.shape[1], 2), np.nan),
-                                               np.full((n, tr.xy.shape[1], 2), np.nan)))
-            meas = np.isfinite(tr.xy_raw[i, :, 0])
-            raw[f] = np.where(meas[:, None], tr.xy_raw[i], np.nan)
-            sm[f] = np.where(meas[:, None], tr.xy[i], np.nan)
-    return list(out.values())
-
-
-def jitter_ratio(pairs) -> float:
-    """Mean |frame-to-frame acceleration| of smoothed over raw keypoints (same samples for both)."""
-    acc_raw, acc_sm = [], []
-    for raw, sm in pairs:
-        a_raw = raw[2:] - 2 * raw[1:-1] + raw[:-2]
-        a_sm = sm[2:] - 2 * sm[1:-1] + sm[:-2]
-        ok = np.isfinite(a_raw) & np.isfinite(a_sm)
-        acc_raw.append(np.abs(a_raw[ok]))
-        acc_sm.append(np.abs(a_sm[ok]))
-    return float(np.concatenate(acc_sm).mean() / np.concatenate(acc_raw).mean())
-
-
-def lag_frames(pairs) -> float:
-    """The shift s (frames, -3..3 in 0.1 steps) minimising mean (smoothed(t) - raw(t - s))^2;
-    raw interpolated linearly between frames.  Positive: the smoothed trajectory trails."""
-    shifts = np.round(np.arange(-3.0, 3.0001, 0.1), 1)
-    errors = []
-    for s in shifts:
-        total, count = 0.0, 0
-        for raw, sm in pairs:
-            n = raw.shape[0]
-            t = np.arange(n) - s
-            lo = np.floor(t + 1e-9).astype(int)
-            w = np.clip(t - lo, 0.0, 1.0)[:, None, None]
-            ok = (lo >= 0) & (lo + 1 < n)
-            a, b = raw[np.clip(lo, 0, n - 1)], raw[np.clip(lo + 1, 0, n - 1)]
-            interp = np.where(w == 0, a, a * (1 - w) + b * w)
-            d = (sm - interp)[ok]
-            good = np.isfinite(d)
-            total += float((d[good] ** 2).sum())
-            count += int(good.sum())
-        errors.append(total / max(count, 1))
-    return float(shifts[int(np.argmin(errors))])
 
 
 # ------------------------------------------------------------------------------ config
@@ -663,58 +593,3 @@ def test_lag_metric_finds_a_known_delay():
     delayed = np.stack([np.sin((t - 2) / 5.0) * 50, np.cos((t - 2) / 7.0) * 30], axis=1)[:, None, :]
     assert lag_frames([(raw, delayed)]) == pytest.approx(2.0, abs=0.11)
     assert lag_frames([(raw, raw)]) == 0.0
-
-
-# ---------------------------------------------------------------- the real Bonn sequence
-
-BODY = slice(5, 17)  # the 12 annotated body joints of COCO-17
-
-
-@pytest.fixture(scope="module")
-def bonn_run(request):
-    """The 41 frames through the bundled network and a default tracker (frames taken as 25 FPS):
-    [(poses, tracks, annotations of the frame)]."""
-    if not BONN.is_dir():
-        pytest.skip(f"Bonn PoseTrack sequence {BONN} is absent (set LIVEPOSE_SHARED to use another shared folder)")
-    import cv2
-
-    ann = json.loads(next((BONN / "annotations").glob("*.json")).read_text())
-    images = sorted(ann["images"], key=lambda im: im["frame_id"])
-    estimator = request.getfixturevalue("estimator")  # conftest's, shared with the other tests
-    tracker = PoseTracker(estimator.part_names)
-    frames = []
-    for im in images:
-        poses, _ = estimator(cv2.imread(str(BONN / im["file_name"])))
-        tracks = tracker.update(poses, im["frame_id"] / 25.0)
-        people = [a for a in ann["annotations"] if a["image_id"] == im["id"]]
-        frames.append((poses, tracks, people))
-    return frames
-
-
-def test_bonn_every_person_keeps_one_id(bonn_run):
-    from scipy.optimize import linear_sum_assignment
-
-    ids: dict = {}
-    for poses, tracks, people in bonn_run:
-        check_contract(tracks, poses)
-        coco = poses.to_coco17().xy[:, BODY].astype(np.float64)
-        gt = np.array([np.reshape(a["keypoints"], (17, 3))[BODY] for a in people])
-        d = np.sqrt(((coco[:, None] - gt[None, :, :, :2]) ** 2).sum(-1))  # (N, G, 12)
-        d = np.where(gt[None, :, :, 2] > 0, d, np.nan)
-        mean = np.nanmean(np.where(np.isnan(d), np.nan, d), axis=2)
-        mean = np.nan_to_num(mean, nan=1e6)
-        rows, cols = linear_sum_assignment(mean)
-        for det, g in zip(rows, cols):
-            assert mean[det, g] < 40.0, "detections lie on the annotated people"
-            row = np.flatnonzero(tracks.det_index == det)
-            assert len(row) == 1, "every detection of an annotated person is tracked"
-            ids.setdefault(people[g]["track_id"], []).append(int(tracks.ids[row[0]]))
-    assert len(ids) == 4
-    for person, seq in ids.items():
-        assert len(seq) == len(bonn_run) and len(set(seq)) == 1, (person, seq)
-
-
-def test_bonn_smoothing_cuts_jitter(bonn_run):
-    pairs = trajectories([tracks for _, tracks, _ in bonn_run])
-    ratio, lag = jitter_ratio(pairs), lag_frames(pairs)
-    assert ratio <= 0.5 and lag <= 1.0, (ratio, lag)

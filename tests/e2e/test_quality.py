@@ -4,11 +4,12 @@ The baseline is written only by ``python tools/quality_baseline.py``; this file 
 figures the same way (the tool's functions: ``python -m livepose ... --backend onnxruntime --json``
 subprocesses) and compares them with the tolerances below.  The COCO fixture and the shipped clip
 are always checked; coco-train-mini and the Bonn frames skip with the reason when the shared data
-folder is absent.  Measuring tests are marked slow; two fast ones check that every figure has a
-tolerance and that README.md and benchmarks/README.md quote the baseline.
+folder is absent.  (unit/test_quality_baseline.py, fast, checks that every figure has a tolerance
+here and that README.md and benchmarks/README.md quote the baseline.)  The tool reads TOLERANCES
+from this file: keep its top level to the standard library and pytest.
 
 The livepose measured is the one the subprocesses find: ``PYTHONPATH`` (e.g.
-``PYTHONPATH=/tmp/lp-ref python -m pytest tests/test_quality.py``), else the installed one;
+``PYTHONPATH=/tmp/lp-ref python -m pytest tests/e2e/test_quality.py``), else the installed one;
 ``LIVEPOSE_QUALITY_PYTHONPATH`` is put before it for the subprocesses only.
 
 Deliberate quality changes: rerun the tool, review ``git diff tests/quality_baseline.json``,
@@ -17,10 +18,7 @@ commit the new baseline with the change that caused it.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -59,41 +57,20 @@ TOLERANCES = {
     "lag_frames": 0.1,
 }
 
-REPO = Path(__file__).resolve().parent.parent
-TOOL = REPO / "tools" / "quality_baseline.py"
-
-
-def _load_tool():
-    if "quality_baseline" in sys.modules:
-        return sys.modules["quality_baseline"]
-    spec = importlib.util.spec_from_file_location("quality_baseline", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["quality_baseline"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-qb = _load_tool()
-
 
 @pytest.fixture(scope="module")
-def baseline() -> dict:
-    data = qb.load_baseline()
-    assert data, f"{qb.BASELINE} is missing: python tools/quality_baseline.py writes it"
-    return data
-
-
-@pytest.fixture(scope="module")
-def runner() -> "qb.Runner":
+def runner(quality_tool):
+    """Runs ``python -m livepose`` as the tool does, on this checkout's fixture and clip."""
+    qb = quality_tool
     env = dict(os.environ)
     extra = os.environ.get("LIVEPOSE_QUALITY_PYTHONPATH")
     if extra:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (extra, env.get("PYTHONPATH", "")) if p)
-    shared = qb.default_shared()  # $LIVEPOSE_SHARED, else ../shared: the same rule as conftest.SHARED
-    return qb.Runner(repo=REPO, shared=shared if shared.is_dir() else None, env=env)
+    shared = qb.default_shared()  # $LIVEPOSE_SHARED, else ../shared: the same rule as helpers.SHARED
+    return qb.Runner(repo=qb.ROOT, shared=shared if shared.is_dir() else None, env=env)
 
 
-def check(section: str, baseline: dict, measured: dict, runner) -> None:
+def check(qb, section: str, baseline: dict, measured: dict, runner) -> None:
     if section not in baseline:
         pytest.skip(f"{section} is not in {qb.BASELINE.name} yet (python tools/quality_baseline.py records it)")
     rows = qb.compare(section, baseline[section], measured, TOLERANCES)
@@ -105,33 +82,17 @@ def check(section: str, baseline: dict, measured: dict, runner) -> None:
                     + qb.table(rows), pytrace=False)
 
 
-@pytest.mark.slow
-def test_coco_fixture_ap(baseline, runner):
-    check("coco_fixture", baseline, qb.measure_coco_fixture(runner), runner)
+def test_coco_fixture_ap(quality_tool, quality_baseline, runner):
+    check(quality_tool, "coco_fixture", quality_baseline, quality_tool.measure_coco_fixture(runner), runner)
 
 
-@pytest.mark.slow
-def test_clip_ids_and_smoothing(baseline, runner):
-    check("clip", baseline, qb.measure_clip(runner), runner)
+def test_clip_ids_and_smoothing(quality_tool, quality_baseline, runner):
+    check(quality_tool, "clip", quality_baseline, quality_tool.measure_clip(runner), runner)
 
 
-@pytest.mark.slow
-def test_coco_train_mini_ap(baseline, runner, shared_dir):
-    check("coco_train_mini", baseline, qb.measure_coco_train_mini(runner), runner)
+def test_coco_train_mini_ap(quality_tool, quality_baseline, runner, shared_dir):
+    check(quality_tool, "coco_train_mini", quality_baseline, quality_tool.measure_coco_train_mini(runner), runner)
 
 
-@pytest.mark.slow
-def test_bonn_tracking(baseline, runner, shared_dir):
-    check("bonn_posetrack", baseline, qb.measure_bonn(runner), runner)
-
-
-def test_every_figure_has_a_tolerance(baseline):
-    missing = [f"{s}.{f}" for s in qb.SECTIONS if s in baseline for f in qb.figures(baseline[s])
-               if qb.tolerance_for(TOLERANCES, s, f) is None]
-    assert not missing, f"state a tolerance (with its reason) for: {', '.join(missing)}"
-    assert {"coco_fixture", "clip"} <= set(baseline), "the always-available sections are recorded"
-
-
-def test_docs_quote_the_baseline(baseline):
-    problems = qb.update_docs(baseline, write=False, root=REPO)
-    assert not problems, "\n".join(problems)
+def test_bonn_tracking(quality_tool, quality_baseline, runner, shared_dir):
+    check(quality_tool, "bonn_posetrack", quality_baseline, quality_tool.measure_bonn(runner), runner)

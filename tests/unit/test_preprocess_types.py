@@ -80,12 +80,14 @@ def test_coco17_conversion_matches_the_documented_index():
     xy = np.arange(18 * 2, dtype=np.float32).reshape(1, 18, 2)
     poses = Poses(xy=xy, conf=np.ones((1, 18), np.float32), score=np.ones(1, np.float32), part_names=parts)
     coco = poses.to_coco17()
+    # typed on purpose: the documented OpenPose-18 -> COCO-17 mapping is the answer checked here
     index = [0, 15, 14, 17, 16, 5, 2, 6, 3, 7, 4, 11, 8, 12, 9, 13, 10]  # shared/data/README.md
     np.testing.assert_array_equal(coco.xy[0], xy[0, index])
     assert coco.part_names == COCO17_NAMES
 
 
 def test_poses_reject_inconsistent_shapes():
+    parts = load_card().parts
     with pytest.raises(ValueError, match="inconsistent"):
-        Poses(xy=np.zeros((2, 18, 2), np.float32), conf=np.zeros((1, 18), np.float32),
-              score=np.zeros(1, np.float32), part_names=load_card().parts)
+        Poses(xy=np.zeros((2, len(parts), 2), np.float32), conf=np.zeros((1, len(parts)), np.float32),
+              score=np.zeros(1, np.float32), part_names=parts)

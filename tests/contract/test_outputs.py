@@ -19,7 +19,6 @@ import contextlib
 import csv
 import dataclasses
 import json
-import socket
 import threading
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 import pytest
 from pythonosc.osc_bundle import OscBundle
 
+from helpers import UdpReceiver
 from livepose.card import load_card
 from livepose.errors import OutputError
 from livepose.formats import coco17_index, coco_results, openpose_document, posetrack_people
@@ -191,21 +191,6 @@ def _people_from_osc(dgram: bytes):
     return out
 
 
-class UdpReceiver:
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(WAIT)
-        self.port = self.sock.getsockname()[1]
-
-    def get(self) -> bytes:
-        return self.sock.recv(65536)
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 # -- the outputs: how to make one, and how to read what it wrote ---------------------------------
 class FileOutput:
     network = False
@@ -282,7 +267,7 @@ class DatagramOutput:
         return record.person_key(n) if self.kind == "osc" else record.json_ids[n]
 
     def make(self, base: Path) -> Sink:
-        self.receiver = UdpReceiver()
+        self.receiver = UdpReceiver(wait=WAIT)
         if self.kind == "osc":
             return OscSink("127.0.0.1", self.receiver.port, keypoints_every=None)
         return UdpSink("127.0.0.1", self.receiver.port, hello_every=None)

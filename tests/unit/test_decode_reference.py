@@ -9,12 +9,11 @@ upsampled maps, peaks, chosen connections, people, final poses.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from livepose.card import load_card
+from helpers import COCO_PHOTOS as PHOTOS
 from livepose.settings import TFPOSE_RULES, DecodeConfig
 from livepose.decode import Decoder, Skeleton, kernels
 from livepose.decode import reference as ref
@@ -23,13 +22,7 @@ from livepose.inference import Network
 from livepose.preprocess import Preprocessor
 from livepose.types import NetOutput
 
-PHOTOS = sorted((Path(__file__).parent / "data" / "coco").glob("*.jpg"))
 CONFIGS = {"openpose": DecodeConfig(), "tfpose": TFPOSE_RULES, "upsample2": DecodeConfig(upsample=2)}
-
-
-@pytest.fixture(scope="module")
-def card():
-    return load_card()
 
 
 @pytest.fixture(scope="module")
@@ -105,12 +98,12 @@ CASES = [pytest.param(p.name, c, id=f"{p.stem}-{c}") for p in PHOTOS for c in CO
 
 
 @pytest.mark.parametrize("photo, config", CASES)
-def test_maps(both, photo, config):
+def test_maps(both, card, photo, config):
     k, r = both(photo, config)
     f = CONFIGS[config].upsample
-    assert k.heatmaps.shape == r.heatmaps.shape and k.heatmaps.shape[2] == 18
-    assert k.pafs.shape == r.pafs.shape and k.pafs.shape[2] == 38
-    assert r.cell_px == 8.0 / f
+    assert k.heatmaps.shape == r.heatmaps.shape and k.heatmaps.shape[2] == card.num_parts
+    assert k.pafs.shape == r.pafs.shape and k.pafs.shape[2] == 2 * card.num_limbs
+    assert r.cell_px == card.stride / f
     np.testing.assert_allclose(k.heatmaps, r.heatmaps, rtol=0, atol=1e-5)
     np.testing.assert_allclose(k.pafs, r.pafs, rtol=0, atol=1e-5)
 

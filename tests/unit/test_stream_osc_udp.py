@@ -20,8 +20,7 @@ from pythonosc import dispatcher as osc_dispatcher
 from pythonosc import osc_server
 from pythonosc.osc_bundle import OscBundle
 
-from clip_results import clip_results
-from conftest import COCO_DIR
+from helpers import COCO_DIR, UdpReceiver, first_frames
 from livepose.errors import OutputError
 from livepose.sinks.stream.osc import DEFAULT_MAX_BUNDLE, OscSink
 from livepose.sinks.stream.udp import DEFAULT_MAX_DATAGRAM, UdpSink
@@ -35,9 +34,9 @@ WAIT = 10.0  # seconds a receiver waits for a datagram that must come (loopback:
 
 # -- fixtures ---------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def clip(estimator):
+def clip(clip_run):
     """(info, tracked results) of the example clip's first frames, one person walking."""
-    info, results = clip_results(estimator, max_frames=CLIP_FRAMES)
+    info, results = first_frames(clip_run, CLIP_FRAMES)
     assert len(results) == CLIP_FRAMES and all(r.people.tracked for r in results)
     assert sum(len(r.poses) for r in results) > 0
     assert any((~r.poses.visible).any() for r in results), "the clip should have missing joints"
@@ -63,36 +62,9 @@ def crowd(estimator):
     return info, results
 
 
-class Receiver:
-    """A plain UDP socket on loopback, reading datagrams as they come."""
-
-    def __init__(self, rcvbuf: int = 1 << 20):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-
-    def get(self) -> bytes:
-        self.sock.settimeout(WAIT)
-        return self.sock.recv(65536)
-
-    def pending(self) -> list[bytes]:
-        """Every datagram already here (without waiting)."""
-        self.sock.setblocking(False)
-        out = []
-        while True:
-            try:
-                out.append(self.sock.recv(65536))
-            except BlockingIOError:
-                return out
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 @pytest.fixture
 def receiver():
-    r = Receiver()
+    r = UdpReceiver(wait=WAIT)
     yield r
     r.close()
 
@@ -120,7 +92,7 @@ def osc_messages(dgram: bytes) -> list[tuple[str, list]]:
     return [(m.address, list(m.params)) for m in OscBundle(dgram)]
 
 
-def osc_exchange(sink: OscSink, receiver: Receiver, results, prefix="/livepose"):
+def osc_exchange(sink: OscSink, receiver: UdpReceiver, results, prefix="/livepose"):
     """Write each result and read what arrives for it: (descriptions, per frame its bundles).
 
     Checks the order on the way: the parts of frame k come after frame k-1's, numbered
@@ -283,7 +255,7 @@ def test_osc_bad_options():
 
 
 # -- UDP JSON ------------------------------------------------------------------------------------
-def udp_exchange(sink: UdpSink, receiver: Receiver, results):
+def udp_exchange(sink: UdpSink, receiver: UdpReceiver, results):
     """Write each result and read its datagram(s): (hellos, per frame its parsed parts)."""
     hellos, frames = [], []
     for r in results:
@@ -394,7 +366,7 @@ def test_receiver_that_never_reads_never_stalls_writes(clip):
     """A receiver with a tiny buffer that never reads: every write returns, the kernel drops
     what does not fit, and what arrived is whole."""
     info, results = clip
-    slow = Receiver(rcvbuf=1024)
+    slow = UdpReceiver(rcvbuf=1024, wait=WAIT)
     try:
         sink = OscSink("127.0.0.1", slow.port, keypoints_every=None)
         sink.open(info)
@@ -484,7 +456,7 @@ def test_python_osc_server_and_a_udp_socket_get_every_frame(clip):
     server = osc_server.BlockingOSCUDPServer(("127.0.0.1", 0), dispatcher)
     serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     serving.start()
-    udp = Receiver()
+    udp = UdpReceiver(wait=WAIT)
     try:
         sinks = [OscSink("127.0.0.1", server.server_address[1]), UdpSink("127.0.0.1", udp.port)]
         workers = []

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import COCO_DIR, oks
+from helpers import COCO_DIR, PHOTO, oks
 from livepose.images import read_image
+from livepose.types import COCO17_NAMES
 
 
 def _match(pred, gts):
@@ -47,10 +48,11 @@ def test_fixture_people_found_with_accurate_keypoints(estimator, coco_fixture):
     assert np.median(matched) >= 0.75
 
 
-def test_poses_are_well_formed(estimator):
-    poses, _ = estimator(read_image(COCO_DIR / "000000196141.jpg"))
+def test_poses_are_well_formed(estimator, part_names):
+    poses, _ = estimator(read_image(PHOTO))
     assert len(poses) == 4
-    assert poses.xy.dtype == np.float32 and poses.xy.shape == (4, 18, 2)
+    assert poses.part_names == part_names
+    assert poses.xy.dtype == np.float32 and poses.xy.shape == (4, len(part_names), 2)
     vis = poses.visible
     assert np.isnan(poses.xy[~vis]).all() and np.isfinite(poses.xy[vis]).all()
     assert ((poses.score > 0) & (poses.score <= 1)).all()
@@ -60,9 +62,9 @@ def test_poses_are_well_formed(estimator):
     assert (poses.xy[vis][:, 1] >= -1).all() and (poses.xy[vis][:, 1] <= 429).all()
     coco = poses.to_coco17()
     assert coco.xy.shape == (4, 17, 2)
-    # COCO-17 nose is the network's nose; COCO-17 left shoulder is the network's part 5
-    np.testing.assert_array_equal(coco.xy[:, 0], poses.xy[:, 0])
-    np.testing.assert_array_equal(coco.xy[:, 5], poses.xy[:, 5])
+    # each COCO-17 joint is the network's joint of that name
+    for name in ("nose", "left_shoulder", "right_ankle"):
+        np.testing.assert_array_equal(coco.xy[:, COCO17_NAMES.index(name)], poses.xy[:, part_names.index(name)])
 
 
 @pytest.mark.parametrize("size", [(432, 368), (-1, 368), (-1, 256)])

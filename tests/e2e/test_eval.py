@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import COCO_DIR
+from helpers import COCO_DIR
 from livepose.cli import main
 
 pytest.importorskip("pycocotools")

@@ -2,85 +2,32 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import socket
 import threading
 
 import pytest
 
-from conftest import REPO
-from livepose.cli import _endpoint, main
-
-CLIP = REPO / "examples" / "one-by-one-clip.mp4"  # 50 frames, 768x432, 10 fps
+from helpers import CLIP, UdpReceiver, error_line, run_cli
 
 
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_error_line(err: str) -> str:
-    """The single error line (the start line naming the network may come before it)."""
-    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("network: ")]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert "Traceback" not in err
-    return lines[0]
-
-
-@pytest.mark.parametrize("text, expected", [
-    ("8765", ("127.0.0.1", 8765, False)),
-    ("0", ("127.0.0.1", 0, False)),
-    ("0.0.0.0:9000", ("0.0.0.0", 9000, True)),
-    ("localhost:5005", ("localhost", 5005, True)),
-    ("[::1]:8765", ("::1", 8765, True)),
-])
-def test_endpoint_parsing(text, expected):
-    assert _endpoint(text) == expected
-
-
-@pytest.mark.parametrize("text", ["abc", "host:", ":80", "host:x", "70000", "[::1]8765", "-1"])
-def test_endpoint_rejects(text):
-    with pytest.raises(argparse.ArgumentTypeError):
-        _endpoint(text)
-
-
-def _udp_receiver() -> socket.socket:
-    r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    r.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
-    r.bind(("127.0.0.1", 0))
-    return r
-
-
-def _drain(sock: socket.socket) -> list[bytes]:
-    sock.setblocking(False)
-    out = []
-    while True:
-        try:
-            out.append(sock.recv(65536))
-        except BlockingIOError:
-            return out
-
-
-def test_run_streams_udp_and_osc_one_message_per_frame(tmp_path, capsys):
+def test_run_streams_udp_and_osc_one_message_per_frame(tmp_path, capsys, part_names):
     from pythonosc.osc_bundle import OscBundle
 
-    udp, osc = _udp_receiver(), _udp_receiver()
+    udp, osc = UdpReceiver(rcvbuf=1 << 22), UdpReceiver(rcvbuf=1 << 22)
     try:
-        code, out, err = run(capsys, "run", CLIP, "--max-frames", 8, "--threads", 2, "-q",
-                             "--jsonl", tmp_path / "a.jsonl",
-                             "--udp", f"127.0.0.1:{udp.getsockname()[1]}",
-                             "--osc", f"127.0.0.1:{osc.getsockname()[1]}")
+        code, out, err = run_cli(capsys, "run", CLIP, "--max-frames", 8, "--threads", 2, "-q",
+                                 "--jsonl", tmp_path / "a.jsonl", "--udp", f"127.0.0.1:{udp.port}",
+                                 "--osc", f"127.0.0.1:{osc.port}")
         assert code == 0, err
-        udp_docs = [json.loads(d) for d in _drain(udp)]
-        osc_data = _drain(osc)
+        udp_docs = [json.loads(d) for d in udp.pending()]
+        osc_data = osc.pending()
     finally:
         udp.close()
         osc.close()
     frames = [d for d in udp_docs if d["type"] == "frame"]
     assert [d["frame"] for d in frames] == list(range(8))
-    assert any(d["type"] == "hello" and len(d["keypoints"]) == 18 for d in udp_docs)
+    assert any(d["type"] == "hello" and d["keypoints"] == list(part_names) for d in udp_docs)
     lines = [json.loads(x) for x in (tmp_path / "a.jsonl").read_text().splitlines()]
     for doc, line in zip(frames, lines):  # the same people, ids and keypoints as the file output
         assert [p["id"] for p in doc["people"]] == [p["id"] for p in line["people"]]
@@ -100,11 +47,11 @@ def test_run_ws_port_in_use_is_one_line_and_exit_4(tmp_path, capsys):
     blocker.listen(1)
     port = blocker.getsockname()[1]
     try:
-        code, out, err = run(capsys, "run", CLIP, "--max-frames", 2, "--ws", port, "--jsonl", tmp_path / "a.jsonl")
+        code, out, err = run_cli(capsys, "run", CLIP, "--max-frames", 2, "--ws", port, "--jsonl", tmp_path / "a.jsonl")
     finally:
         blocker.close()
     assert code == 4
-    line = one_error_line(err)
+    line = error_line(err, after_start_line=True)
     assert f"127.0.0.1:{port}" in line and "--ws" in line
 
 
@@ -135,12 +82,12 @@ def test_run_ws_serves_clients_and_warns_for_open_host(tmp_path, capsys):
 
     t = threading.Thread(target=client, daemon=True)
     t.start()
-    code, out, err = run(capsys, "run", CLIP, "--threads", 2, "--ws", f"0.0.0.0:{port}", "--realtime",
+    code, out, err = run_cli(capsys, "run", CLIP, "--threads", 2, "--ws", f"0.0.0.0:{port}", "--realtime",
                          "--max-frames", 30)
     t.join(10)
     assert code == 0, err
     assert "warning: the WebSocket server on 0.0.0.0" in err
-    assert f"http://" in err  # the viewer's address is announced
+    assert "http://" in err  # the viewer's address is announced
     assert got and got == sorted(got) and len(set(got)) == len(got)
 
 
@@ -150,13 +97,13 @@ def test_run_ws_serves_clients_and_warns_for_open_host(tmp_path, capsys):
     (["--osc", "127.0.0.1:0"], "port"),
 ])
 def test_run_stream_option_misuse(capsys, argv, needle):
-    code, out, err = run(capsys, "run", CLIP, "--max-frames", 1, "--no-display", *argv)
+    code, out, err = run_cli(capsys, "run", CLIP, "--max-frames", 1, "--no-display", *argv)
     assert code == 2
-    assert needle in one_error_line(err)
+    assert needle in error_line(err, after_start_line=True)
 
 
 def test_run_unresolvable_receiver(tmp_path, capsys):
-    code, out, err = run(capsys, "run", CLIP, "--max-frames", 2, "--udp", "no-such-host.invalid:5005",
+    code, out, err = run_cli(capsys, "run", CLIP, "--max-frames", 2, "--udp", "no-such-host.invalid:5005",
                          "--jsonl", tmp_path / "a.jsonl")
     assert code == 4
-    assert "no-such-host.invalid:5005" in one_error_line(err)
+    assert "no-such-host.invalid:5005" in error_line(err, after_start_line=True)

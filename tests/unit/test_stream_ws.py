@@ -21,8 +21,7 @@ websockets = pytest.importorskip("websockets")
 from websockets.exceptions import ConnectionClosed, InvalidStatus  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
-from clip_results import clip_results  # noqa: E402
-from conftest import REPO  # noqa: E402
+from helpers import REPO  # noqa: E402
 from livepose.errors import OutputError  # noqa: E402
 from livepose.sinks.stream.http import origin_allowed  # noqa: E402
 from livepose.sinks.stream.jpeg import JPEG_MAGIC  # noqa: E402
@@ -34,11 +33,9 @@ WAIT = 30.0  # seconds before a test gives up waiting for something that should 
 
 
 @pytest.fixture(scope="module")
-def clip(estimator):
+def clip(clip_run):
     """(info, results): the example clip with tracking (ids, states)."""
-    info, results = clip_results(estimator)
-    assert len(results) == 50 and sum(len(r.poses) for r in results) > 0
-    return info, results
+    return clip_run
 
 
 def renumbered(results, count):
@@ -140,7 +137,7 @@ def check_frame(doc: dict, result, info) -> None:
         assert person["state"] == TRACK_STATES[int(result.people.state[n])]
         assert person["score"] == pytest.approx(float(poses.score[n]), abs=1e-4)
         keypoints = person["keypoints"]
-        assert len(keypoints) == len(info.part_names) == 18
+        assert len(keypoints) == len(info.part_names)
         for p, (x, y, c) in enumerate(keypoints):
             if poses.conf[n, p] > 0:
                 assert x == pytest.approx(float(poses.xy[n, p, 0]), abs=0.006)
@@ -160,8 +157,8 @@ def test_hello_describes_the_stream(clip):
         with connect(sink.ws_url) as ws:
             hello = recv_json(ws)
     assert hello["type"] == "hello" and hello["schema"] == STREAM_SCHEMA
-    assert hello["keypoints"] == list(info.part_names) and hello["keypoints"][:2] == ["nose", "neck"]
-    assert hello["limbs"] == np.asarray(info.limbs).tolist() and len(hello["limbs"]) == 19
+    assert hello["keypoints"] == list(info.part_names)
+    assert hello["limbs"] == np.asarray(info.limbs).tolist()
     assert (hello["width"], hello["height"]) == (768, 432) and hello["fps"] == pytest.approx(10.0)
     assert hello["source"] == info.source and hello["model"] == info.model and hello["live"] is False
     assert hello["frames"] is False and hello["frames_width"] is None

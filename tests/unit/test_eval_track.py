@@ -1,16 +1,14 @@
-"""Tracking evaluation: metric pieces on constructed inputs with known answers, annotation checks,
-and an end-to-end run of the estimator and the tracker on Bonn PoseTrack (when the shared data is here)."""
+"""Tracking evaluation: metric pieces on constructed inputs with known answers, and annotation checks.
+(The estimator and the tracker on Bonn PoseTrack and the PoseTrack 2018 fixture: e2e/test_track_real.py.)"""
 
 from __future__ import annotations
 
 import json
-import math
-import shutil
 
 import numpy as np
 import pytest
 
-from conftest import SHARED
+from helpers import COCO17_BODY as BODY, bundled_card
 from livepose.errors import InputError
 from livepose.eval import (
     GtFrame, TrackingScorer, evaluate_tracking, head_size, jitter, load_posetrack, match_distances, match_scores,
@@ -20,15 +18,9 @@ from livepose.types import COCO17_NAMES, TRACK_CONFIRMED, People, Tracks
 
 pytest.importorskip("motmetrics")
 
-BONN = SHARED / "data" / "bonn-posetrack"
-BONN_ANN = BONN / "annotations" / "bonn_test_060470979_frames_present.json"
-POSETRACK18 = SHARED / "data" / "posetrack18-fixture"
-# the default network's 18 parts (OpenPose-COCO order), so that the tests exercise the COCO-17 mapping
-OP18 = ("nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow", "left_wrist",
-        "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle", "right_eye", "left_eye",
-        "right_ear", "left_ear")
-TO_OP18 = np.array([OP18.index(n) for n in COCO17_NAMES])
-BODY = np.arange(17) >= 5  # Bonn annotates the 12 body joints
+# the bundled network's parts (its own order), so that the tests exercise the mapping to COCO-17
+PARTS = bundled_card().parts
+TO_PARTS = np.array([PARTS.index(n) for n in COCO17_NAMES])
 
 
 # ----------------------------------------------------------------------------- constructed scenes
@@ -58,17 +50,17 @@ def _scene(frames: int = 20) -> list[GtFrame]:
 
 
 def _tracks(ids, xy17: np.ndarray, raw17: np.ndarray | None = None) -> Tracks:
-    """Tracks in the network's 18-part order from COCO-17 coordinates (neck left unknown)."""
+    """Tracks in the network's part order from COCO-17 coordinates (parts COCO-17 lacks left unknown)."""
     t = len(ids)
-    xy = np.full((t, 18, 2), np.nan, np.float32)
-    xy[:, TO_OP18] = xy17
+    xy = np.full((t, len(PARTS), 2), np.nan, np.float32)
+    xy[:, TO_PARTS] = xy17
     raw = xy.copy()
     if raw17 is not None:
-        raw[:, TO_OP18] = raw17
+        raw[:, TO_PARTS] = raw17
     conf = np.where(np.isfinite(raw[..., 0]), 0.8, 0.0).astype(np.float32)
     return Tracks(ids=np.asarray(ids, np.int64), xy=xy, xy_raw=raw, conf=conf,
                   predicted=~np.isfinite(raw[..., 0]), state=np.full(t, TRACK_CONFIRMED, np.int8),
-                  det_index=np.arange(t, dtype=np.int32), score=np.full(t, 0.9, np.float32), part_names=OP18)
+                  det_index=np.arange(t, dtype=np.int32), score=np.full(t, 0.9, np.float32), part_names=PARTS)
 
 
 def _score(scene: list[GtFrame], tracks: list[Tracks]) -> dict:
@@ -258,68 +250,3 @@ def test_bad_run_arguments_fail_before_any_frame(tmp_path):
         evaluate_tracking(None, None, ann, tmp_path, fps=-5)
     with pytest.raises(InputError, match="field 'images' is missing"):
         evaluate_tracking(None, None, _write(tmp_path, {"annotations": []}, "B.json"), tmp_path)
-
-
-# ----------------------------------------------------------------------------- end to end
-
-
-def _bonn_or_skip():
-    if not BONN_ANN.is_file():
-        pytest.skip(f"Bonn PoseTrack data {BONN} is absent (set LIVEPOSE_SHARED to use another shared folder)")
-
-
-def _tracker_factory(estimator):
-    from livepose.track import PoseTracker, TrackerConfig
-
-    return lambda: PoseTracker(estimator.part_names, TrackerConfig())
-
-
-@pytest.fixture(scope="module")
-def bonn_report(estimator):
-    _bonn_or_skip()
-    report, results = evaluate_tracking(estimator, _tracker_factory(estimator), BONN_ANN, BONN)
-    return report, results
-
-
-def test_bonn_end_to_end(bonn_report):
-    report, results = bonn_report
-    json.dumps(report, allow_nan=False)
-    print(json.dumps({k: report[k] for k in ("metrics", "keypoints", "jitter", "gt_tracks", "timings_ms")}))
-    m, j = report["metrics"], report["jitter"]
-    assert report["num_frames"] == 41 and report["num_gt_people"] == 4 and not report["failed_frames"]
-    assert report["matching"]["joints"] == list(COCO17_NAMES[5:])
-    assert report["matching"]["head_size_sources"] == {"head_rect": 164}
-    assert len(results) == 41 and [r["frame_id"] for r in results] == list(range(41))
-    assert m["num_switches"] == 0
-    assert report["every_person_one_id"], report["gt_tracks"]
-    assert [t["num_ids"] for t in report["gt_tracks"]] == [1, 1, 1, 1]
-    assert m["mota"] > 0.8 and m["idf1"] > 0.8
-    assert j["smoothed_px"] <= 0.5 * j["raw_px"]
-    assert j["lag_frames"] is not None and j["lag_frames"] <= 1.0
-    assert set(report["timings_ms"]) == {"preprocess", "inference", "decode", "track"}
-
-
-def test_multi_video_posetrack18_and_unreadable_frames(estimator, tmp_path):
-    """PoseTrack 2018 files: one tracker per vid_id, head_bottom / head_top left out, bbox_head
-    head sizes, ignore regions; a frame that cannot be read is listed and its people missed."""
-    ann = POSETRACK18 / "annotations" / "test_posetrack18_val.json"
-    if not ann.is_file():
-        pytest.skip(f"PoseTrack 2018 fixture {POSETRACK18} is absent")
-    frames = tmp_path / "frames"
-    shutil.copytree(POSETRACK18 / "images", frames / "images")
-    (frames / "images" / "val" / "009473_mpii_test" / "000000.jpg").write_bytes(b"not a jpeg")
-    seen = []
-    report, results = evaluate_tracking(estimator, None, ann, frames, fps=30,  # None: the default tracker
-                                        on_frame=lambda name, n, ms: seen.append((name, n, ms)))
-    json.dumps(report, allow_nan=False)
-    assert [name for name, _, _ in seen] == [r["file_name"] for r in results]
-    assert all(n == len(r["people"]) and ms > 0 for (_, n, ms), r in zip(seen, results))
-    assert report["num_sequences"] == 3 and report["num_frames"] == 2 and len(results) == 2
-    assert len(report["failed_frames"]) == 1 and "009473" in report["failed_frames"][0]
-    assert "head_bottom" not in report["matching"]["joints"] and "nose" in report["matching"]["joints"]
-    assert report["matching"]["head_size_sources"] == {"bbox_head": 14}
-    assert report["matching"]["predicted_joints_in_ignore_regions"] > 0
-    seq = {s["sequence"]: s for s in report["sequences"]}
-    assert seq["009473"]["num_misses"] == 2 and seq["009473"]["num_matches"] == 0
-    assert report["metrics"]["num_objects"] == 14 and math.isfinite(report["metrics"]["motp"])
-    assert report["fps"] == 30 and report["fps_source"] == "given"

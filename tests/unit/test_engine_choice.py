@@ -6,17 +6,17 @@ through (output_maps, check_stride)."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from helpers import card_copy_in, card_dict, write_card
 from livepose.card import bundled_models_dir, load_card
 from livepose.errors import ModelError
 from livepose.inference import (CPU, CUDA, GPU_INSTALL, OPENVINO_MISSING, TENSORRT, BackendError, EngineChoice,
-                                Installed, check_stride, choose_engine, output_maps)
+                                Installed, check_stride, choose_engine, output_maps, precision_card, resolve_precision)
 from livepose.settings import ModelSettings
 
 BUNDLED = bundled_models_dir() / "mobilenet_thin.json"
@@ -28,11 +28,6 @@ CPU_OPENVINO_BF16 = Installed(providers=(CPU,), openvino=True, openvino_cpu=("BF
 GPU_OPENVINO = Installed(providers=(TENSORRT, CUDA, CPU), openvino=True, openvino_cpu=("FP32",))
 
 
-@pytest.fixture(scope="module")
-def card():
-    return load_card(BUNDLED)
-
-
 def _choose(installed: Installed, card, **settings) -> EngineChoice:
     return choose_engine(ModelSettings(**settings), installed, card)
 
@@ -40,13 +35,9 @@ def _choose(installed: Installed, card, **settings) -> EngineChoice:
 def _card_in(folder: Path, *, fp16_sibling: bool = False) -> Path:
     """A copy of the bundled card in ``folder`` (the model by absolute path), with an fp16 sibling
     card beside it when asked (its model file need not exist: choosing reads only cards)."""
-    data = json.loads(BUNDLED.read_text())
-    data["model"] = str(bundled_models_dir() / data["model"])
-    path = folder / "net.json"
-    path.write_text(json.dumps(data))
+    path = card_copy_in(folder, "net.json")
     if fp16_sibling:
-        sibling = dict(data, precision="fp16", model=str(folder / "net.fp16.onnx"))
-        (folder / "net.fp16.json").write_text(json.dumps(sibling))
+        write_card(folder, dict(card_dict(), precision="fp16", model=str(folder / "net.fp16.onnx")), "net.fp16.json")
     return path
 
 
@@ -176,6 +167,31 @@ def test_an_int8_card_asked_for_fp32_on_openvino_is_an_error():
     assert str(exc.value) == (f"{BUNDLED_INT8}: precision fp32 needs a card of that precision (the card says int8)")
 
 
+def test_a_variant_card_must_say_its_precision(tmp_path):
+    card = _card_in(tmp_path)
+    write_card(tmp_path, card_dict(), "net.int8.json")  # an fp32 card where the int8 one should be
+    with pytest.raises(ModelError, match="field 'precision' is 'fp32', expected 'int8'"):
+        precision_card(load_card(card), "int8")
+
+
+@pytest.mark.skipif(not BUNDLED_INT8.is_file(), reason="models/mobilenet_thin.int8.json not in this checkout")
+def test_auto_picks_int8_only_when_verified(card, tmp_path, monkeypatch):
+    import livepose.inference.select as select
+
+    for backend in ("onnxruntime", "openvino"):
+        monkeypatch.setattr(select, "AUTO_PRECISIONS_VERIFIED", ())
+        assert resolve_precision(backend, "auto", card) == "fp32"
+        monkeypatch.setattr(select, "AUTO_PRECISIONS_VERIFIED", ("int8",))
+        assert resolve_precision(backend, "auto", card) == "int8"  # the bundled card has an int8 sibling
+        # a card without an int8 sibling stays fp32
+        assert resolve_precision(backend, "auto", load_card(_card_in(tmp_path))) == "fp32"
+    # an int8 card given directly is int8 under auto; asked for fp32 it wants the fp32 card
+    int8_card = load_card(BUNDLED_INT8)
+    assert resolve_precision("onnxruntime", "auto", int8_card) == "int8"
+    with pytest.raises(BackendError, match="precision fp32 needs"):
+        _choose(CPU_ONLY, int8_card, backend="onnxruntime", precision="fp32")
+
+
 def test_auto_precision_keeps_the_cards_own_model(card, tmp_path):
     _card_in(tmp_path, fp16_sibling=True)
     fp16_card = load_card(tmp_path / "net.fp16.json")
@@ -204,12 +220,14 @@ def test_probe_reads_this_machine():
 
 # -- outputs to maps -------------------------------------------------------------------------
 def test_output_maps_are_channels_last_views_of_the_cards_channels(card):
-    raw = np.random.default_rng(0).random((2, 46, 54, 57), dtype=np.float32)  # NHWC, 18 + background + 38
+    hm, pf = card.heatmaps, card.pafs
+    assert hm.output == pf.output and hm.layout == pf.layout == "NHWC"  # one output: heatmaps, background, PAFs
+    raw = np.random.default_rng(0).random((2, 46, 54, pf.offset + pf.count), dtype=np.float32)
     outputs = {card.heatmaps.output: raw}
     heat, pafs = output_maps(card, outputs, index=1)
-    assert heat.shape == (46, 54, card.num_parts) and pafs.shape == (46, 54, 38)
-    assert np.shares_memory(heat, raw) and np.array_equal(heat, raw[1, :, :, :18])
-    assert np.array_equal(pafs, raw[1, :, :, 19:57])
+    assert heat.shape == (46, 54, card.num_parts) and pafs.shape == (46, 54, 2 * card.num_limbs)
+    assert np.shares_memory(heat, raw) and np.array_equal(heat, raw[1, :, :, hm.offset:hm.offset + card.num_parts])
+    assert np.array_equal(pafs, raw[1, :, :, pf.offset:pf.offset + pf.count])
     check_stride(card, (432, 368), heat)
 
 

@@ -3,12 +3,13 @@ the command line and from Python."""
 
 from __future__ import annotations
 
+import argparse
 import pickle
 
 import pytest
 
 from livepose import settings as S
-from livepose.cli import build_parser, run_config
+from livepose.cli import _endpoint, build_parser, run_config
 from livepose.errors import InputError
 
 
@@ -113,3 +114,20 @@ def test_open_refuses_outputs_and_points_to_run():
 
     with pytest.raises(S.SettingError, match="livepose.run"):
         livepose.open("clip.mp4", jsonl="x.jsonl")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("8765", ("127.0.0.1", 8765, False)),
+    ("0", ("127.0.0.1", 0, False)),
+    ("0.0.0.0:9000", ("0.0.0.0", 9000, True)),
+    ("localhost:5005", ("localhost", 5005, True)),
+    ("[::1]:8765", ("::1", 8765, True)),
+])
+def test_endpoint_parsing(text, expected):
+    assert _endpoint(text) == expected
+
+
+@pytest.mark.parametrize("text", ["abc", "host:", ":80", "host:x", "70000", "[::1]8765", "-1"])
+def test_endpoint_rejects(text):
+    with pytest.raises(argparse.ArgumentTypeError):
+        _endpoint(text)

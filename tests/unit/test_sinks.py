@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import COCO_DIR, REPO
+from helpers import COCO_DIR, REPO
 from livepose.errors import OutputError
 from livepose.sinks import (
     CSV_HEADER,

@@ -15,10 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
+from helpers import CLIP
 from livepose.cli import main
-
-REPO = Path(__file__).resolve().parent.parent
-CLIP = REPO / "examples" / "one-by-one-clip.mp4"  # 50 frames, 768x432, 10 fps
 
 
 def _outputs(out: Path) -> list[str]:
@@ -90,7 +88,7 @@ def test_run_clip_all_outputs(tmp_path, capsys):
     assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(10.0)
 
 
-def test_run_tracks_the_walking_person_with_one_id(tmp_path, capsys):
+def test_run_tracks_the_walking_person_with_one_id(tmp_path, capsys, part_names):
     code = main(["run", str(CLIP), "--jsonl", str(tmp_path / "t.jsonl"), "--openpose-json", str(tmp_path / "op"),
                  "--threads", "2", "-q"])
     assert code == 0, capsys.readouterr().err
@@ -100,7 +98,7 @@ def test_run_tracks_the_walking_person_with_one_id(tmp_path, capsys):
     assert len(set(ids)) == 1  # one person walks through the clip: one id
     person = next(p for d in lines[10:] for p in d["people"])
     assert person["state"] in ("tentative", "confirmed")
-    assert len(person["raw"]) == 18 and len(person["predicted"]) == 18
+    assert len(person["raw"]) == len(part_names) and len(person["predicted"]) == len(part_names)
     op = json.loads(sorted((tmp_path / "op").iterdir())[20].read_text())
     assert op["people"][0]["person_id"] == [ids[0]]
 

@@ -12,28 +12,13 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import COCO_DIR
+from helpers import COCO_DIR, PHOTO, error_line, error_lines, run_cli
 from livepose.card import bundled_models_dir
 from livepose.cli import main
 
-PHOTO = COCO_DIR / "000000196141.jpg"
 
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert lines and all(line.startswith("error: ") for line in lines), err
-    assert "Traceback" not in err
-    return lines[0]
-
-
-def test_image_writes_annotated_photo_and_openpose_json(tmp_path, capsys):
-    code, out, err = run(capsys, "image", PHOTO, "--out", tmp_path / "res", "--threads", 2)
+def test_image_writes_annotated_photo_and_openpose_json(tmp_path, capsys, card):
+    code, out, err = run_cli(capsys, "image", PHOTO, "--out", tmp_path / "res", "--threads", 2)
     assert code == 0, err
     assert out.startswith(f"{PHOTO}: 4 people, ") and out.rstrip().endswith(" ms")
     doc = json.loads((tmp_path / "res" / "000000196141_keypoints.json").read_text())
@@ -41,7 +26,7 @@ def test_image_writes_annotated_photo_and_openpose_json(tmp_path, capsys):
     assert len(doc["people"]) == 4
     for person in doc["people"]:
         assert person["person_id"] == [-1]
-        kp = np.asarray(person["pose_keypoints_2d"]).reshape(18, 3)
+        kp = np.asarray(person["pose_keypoints_2d"]).reshape(card.num_parts, 3)
         missing = kp[:, 2] == 0
         assert (kp[missing, :2] == 0).all() and (kp[~missing, 2] > 0).all()
     drawn = cv2.imread(str(tmp_path / "res" / "000000196141.jpg"))
@@ -51,7 +36,7 @@ def test_image_writes_annotated_photo_and_openpose_json(tmp_path, capsys):
 
 
 def test_folder_and_several_images(tmp_path, capsys):
-    code, out, err = run(capsys, "image", COCO_DIR, "--out", tmp_path, "--no-image", "-q")
+    code, out, err = run_cli(capsys, "image", COCO_DIR, "--out", tmp_path, "--no-image", "-q")
     assert code == 0 and out == "" and err == ""
     written = sorted(p.name for p in tmp_path.iterdir())
     assert written == sorted(p.stem + "_keypoints.json" for p in COCO_DIR.glob("*.jpg"))
@@ -81,15 +66,16 @@ def _bad_inputs(tmp_path: Path) -> dict[str, Path]:
 ])
 def test_bad_photo_gets_one_line_and_exit_2(tmp_path, capsys, kind, message):
     path = _bad_inputs(tmp_path)[kind]
-    code, out, err = run(capsys, "image", path, "--out", tmp_path / "res")
+    code, out, err = run_cli(capsys, "image", path, "--out", tmp_path / "res")
     assert code == 2
-    line = one_error_line(err)
+    line, *summary = error_lines(err)  # the photo's line, then how many of the photos failed
     assert str(path) in line and message in line
+    assert len(summary) == 1 and "1 of 1 images could not be read" in summary[0]
 
 
 def test_batch_with_bad_photos_still_writes_the_good_ones(tmp_path, capsys):
     bad = _bad_inputs(tmp_path)
-    code, out, err = run(capsys, "image", bad["truncated"], PHOTO, bad["notimage"], "--out", tmp_path / "res")
+    code, out, err = run_cli(capsys, "image", bad["truncated"], PHOTO, bad["notimage"], "--out", tmp_path / "res")
     assert code == 2
     assert "4 people" in out
     assert (tmp_path / "res" / "000000196141_keypoints.json").is_file()
@@ -107,7 +93,7 @@ def test_odd_but_valid_images(tmp_path, capsys):
     cv2.imwrite(str(tmp_path / "deep.png"), colour.astype(np.uint16) * 257)
     cv2.imwrite(str(tmp_path / "tiny.png"), colour[:1, :1])
     cv2.imwrite(str(tmp_path / "huge.jpg"), cv2.resize(colour, (8000, 8000), interpolation=cv2.INTER_NEAREST))
-    code, out, err = run(capsys, "image", *(tmp_path / n for n in
+    code, out, err = run_cli(capsys, "image", *(tmp_path / n for n in
                                              ("gray.png", "rgba.png", "deep.png", "tiny.png", "huge.jpg")),
                          "--out", tmp_path / "res")
     assert code == 0, err
@@ -122,29 +108,29 @@ def test_odd_but_valid_images(tmp_path, capsys):
 def test_unwritable_output_folder(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    code, out, err = run(capsys, "image", PHOTO, "--out", blocker / "res")
+    code, out, err = run_cli(capsys, "image", PHOTO, "--out", blocker / "res")
     assert code == 4
-    assert "cannot create the folder" in one_error_line(err)
+    assert "cannot create the folder" in error_line(err)
 
 
 def test_missing_corrupt_and_mismatched_model(tmp_path, capsys):
-    code, _, err = run(capsys, "image", PHOTO, "--out", tmp_path, "--model", tmp_path / "none.onnx")
-    assert code == 3 and "no model card beside it" in one_error_line(err)
+    code, _, err = run_cli(capsys, "image", PHOTO, "--out", tmp_path, "--model", tmp_path / "none.onnx")
+    assert code == 3 and "no model card beside it" in error_line(err)
 
     corrupt = tmp_path / "corrupt.onnx"
     corrupt.write_bytes(b"\x00" * 1000)
     card = json.loads((bundled_models_dir() / "mobilenet_thin.json").read_text())
     card["model"] = "corrupt.onnx"
     (tmp_path / "corrupt.json").write_text(json.dumps(card))
-    code, _, err = run(capsys, "image", PHOTO, "--out", tmp_path, "--model", corrupt)
-    assert code == 3 and "corrupt.onnx: not a loadable ONNX model" in one_error_line(err)
+    code, _, err = run_cli(capsys, "image", PHOTO, "--out", tmp_path, "--model", corrupt)
+    assert code == 3 and "corrupt.onnx: not a loadable ONNX model" in error_line(err)
 
     shutil.copy(bundled_models_dir() / "mobilenet_thin.onnx", tmp_path / "net.onnx")
     card["model"] = "net.onnx"
     card["pafs"]["output"] = "pafs"
     (tmp_path / "net.json").write_text(json.dumps(card))
-    code, _, err = run(capsys, "image", PHOTO, "--out", tmp_path, "--model", tmp_path / "net.onnx")
-    assert code == 3 and "field 'pafs.output'" in one_error_line(err)
+    code, _, err = run_cli(capsys, "image", PHOTO, "--out", tmp_path, "--model", tmp_path / "net.onnx")
+    assert code == 3 and "field 'pafs.output'" in error_line(err)
 
 
 def test_usage_errors(capsys):
