@@ -346,7 +346,7 @@ class CaptureSettings(_Section):
         c.flag("realtime")
         c.number("fps", lambda v: 0.0 < v <= 1000.0, "a frame rate above 0 and up to 1000", optional=True)
         c.integer("max_frames", 1, 2**62, optional=True)
-        c.integer("batch", 1, 1024)
+        c.integer("batch", 1, 65536)
         c.integer("prefetch", 1, 256)
         c.number("max_age", lambda v: v > 0.0, "> 0 (1 never skips)")
         c.number("stall_timeout", lambda v: v > 0.0, "> 0 seconds")
@@ -406,7 +406,7 @@ class OutputSettings(_Section):
         c.need("display", lambda v: isinstance(v, bool), "true, false or None (when nothing else)", optional=True)
         c.need("ws", _endpoint_ok, "(host, port) with a port 0 to 65535", optional=True)
         c.need("ws_token", lambda v: isinstance(v, str) and v, "a non-empty string", optional=True)
-        c.integer("ws_frames", 16, 8192, optional=True)
+        c.integer("ws_frames", 1, 65535, optional=True)
         for name in ("osc", "udp"):
             c.need(name, lambda v: _endpoint_ok(v) and v[1] > 0, "(host, port) with a port 1 to 65535",
                    optional=True)

@@ -60,7 +60,7 @@ def test_flat_keywords_reach_their_section():
     (dict(backend="tensorflow"), "setting model.backend: must be one of auto, onnxruntime, openvino; got 'tensorflow'"),
     (dict(precision="fp8"), "setting model.precision: must be one of auto, fp32, fp16, bf16, int8; got 'fp8'"),
     (dict(smoother="kalmann"), "setting track.smoother: must be one of kalman, one_euro, none; got 'kalmann'"),
-    (dict(batch=0), "setting capture.batch: must be a whole number 1 to 1024; got 0"),
+    (dict(batch=0), "setting capture.batch: must be a whole number 1 to 65536; got 0"),
     (dict(upsample=9), "setting decode.upsample: must be a whole number 1 to 8; got 9"),
     (dict(rules="caffe"), "setting decode.rules: must be one of openpose, tfpose; got 'caffe'"),
     (dict(osc_mode="all"), "setting outputs.osc_mode: must be one of both, keypoints, arrays; got 'all'"),
