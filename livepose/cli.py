@@ -76,8 +76,9 @@ def _endpoint(text: str) -> tuple[str, int, bool]:
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model and decoding")
-    g.add_argument("--model", type=Path, metavar="ONNX",
-                   help="ONNX network (default: the bundled mobilenet_thin); its card is the .json beside it")
+    g.add_argument("--model", type=Path, metavar="NAME|ONNX",
+                   help="a bundled network by name (see livepose models; default: the first listed there) or an "
+                        "ONNX file, whose card is the .json beside it")
     g.add_argument("--card", type=Path, metavar="JSON", help="model card, when not beside the model")
     g.add_argument("--size", type=_size, metavar="WxH",
                    help="network input size; -1 keeps the aspect ratio, e.g. -1x368 (default: the card's)")
@@ -128,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_img.add_argument("--no-image", action="store_true", help="write only the JSON, not the annotated image")
     p_img.add_argument("--quiet", "-q", action="store_true", help="print only errors")
     _add_model_options(p_img)
+
+    sub.add_parser(
+        "models", help="list the bundled networks, with the AP and speed measured for each",
+        description="The networks that ship with livepose (give one to --model by name): parts, limbs, default "
+                    "input size, license, and the AP and milliseconds per frame the committed quality baseline "
+                    "holds for each.",
+    )
 
     p_eval = sub.add_parser(
         "eval", help="COCO keypoint AP of the pipeline on an annotated photo set",
@@ -413,13 +421,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if summary.interrupted else EXIT_OK
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from livepose.models import describe_networks
+
+    for line in describe_networks():
+        print(line)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return EXIT_INPUT
-    handler = {"image": cmd_image, "eval": cmd_eval, "eval-track": cmd_eval_track, "run": cmd_run}[args.command]
+    handler = {"image": cmd_image, "eval": cmd_eval, "eval-track": cmd_eval_track, "run": cmd_run,
+               "models": cmd_models}[args.command]
     try:
         return handler(args)
     except LiveposeError as exc:

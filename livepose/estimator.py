@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from livepose.card import ModelCard, load_card
+from livepose.card import ModelCard
 from livepose.settings import DecodeConfig, ModelSettings, TrackerConfig
 from livepose.stages import Stages, make_stages
 from livepose.types import Frame, Poses, StageTimings
@@ -57,7 +57,9 @@ class PoseEstimator:
                                      trt_cache=None if trt_cache is None else str(trt_cache), io_binding=io_binding)
         self.settings = settings
         if card is None:
-            card = load_card(settings.card, settings.model)
+            from livepose.models import card_for
+
+            card = card_for(settings.model, settings.card)
         self.network = make_network(card, settings)
         self.card = self.network.card  # e.g. the fp16 sibling card for precision fp16 (same parts and limbs)
         self.decode_config = decode if decode is not None else DecodeConfig()

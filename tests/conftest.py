@@ -106,7 +106,7 @@ def quality_tool():
 
 @pytest.fixture(scope="session")
 def quality_baseline(quality_tool) -> dict:
-    """The committed baseline, tests/quality_baseline.json (written only by the tool)."""
+    """The committed baseline, models/quality_baseline.json (written only by the tool)."""
     data = quality_tool.load_baseline()
     assert data, f"{quality_tool.BASELINE} is missing: python tools/quality_baseline.py writes it"
     return data

@@ -1,4 +1,4 @@
-"""Measure livepose's quality through its CLI, write tests/quality_baseline.json and the docs' figures.
+"""Measure livepose's quality through its CLI, write models/quality_baseline.json and the docs' figures.
 
     python tools/quality_baseline.py                # measure; rewrite the baseline and the docs' blocks
     python tools/quality_baseline.py --check        # measure; print baseline vs now; write nothing
@@ -64,7 +64,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout written to
-BASELINE = ROOT / "tests" / "quality_baseline.json"
+BASELINE = ROOT / "models" / "quality_baseline.json"
 TEST_FILE = ROOT / "tests" / "e2e" / "test_quality.py"
 DIGITS = 4
 BACKEND = ("--backend", "onnxruntime")
@@ -77,7 +77,7 @@ BONN = ("data/bonn-posetrack/annotations/bonn_test_060470979_frames_present.json
 # coco-train-mini variants: name in the baseline -> extra options (the README's AP table rows)
 COCO_MINI_VARIANTS = {"default": (), "rules_tfpose": ("--rules", "tfpose"), "size_-1x432": ("--size=-1x432",)}
 EVAL_METRICS = ("AP", "AP50", "AP75", "APm", "APl", "AR")
-SECTIONS = ("coco_fixture", "clip", "coco_train_mini", "bonn_posetrack")
+SECTIONS = ("coco_fixture", "clip", "coco_train_mini", "bonn_posetrack", "networks")
 SHARED_SECTIONS = ("coco_train_mini", "bonn_posetrack")
 ABOUT = ("Quality of livepose's default pipeline (ONNX Runtime, default settings), measured through its CLI. "
          "Written only by `python tools/quality_baseline.py`; checked by tests/e2e/test_quality.py. Each section's "
@@ -213,7 +213,7 @@ def _command(args: list[str], runner: Runner, placeholders: dict[str, str]) -> s
 # ---------------------------------------------------------------------------------------- measurements
 
 def _eval(runner: Runner, annotations: Path, images: Path, options: tuple[str, ...], what: str,
-          placeholders: dict[str, str] | None = None) -> dict:
+          placeholders: dict[str, str] | None = None, with_speed: bool = False) -> dict:
     with tempfile.TemporaryDirectory(prefix="lp-quality-") as tmp:
         report = str(Path(tmp) / "report.json")
         args = ["eval", "--annotations", str(annotations), "--images", str(images), *BACKEND, *options,
@@ -224,6 +224,10 @@ def _eval(runner: Runner, annotations: Path, images: Path, options: tuple[str, .
            "images": data["num_images"],
            "people_found": data["num_people_found"]}
     out.update({k: _round(float(data["metrics"][k])) for k in EVAL_METRICS})
+    if with_speed:
+        ms = data.get("timings_ms", {}).get("inference")
+        out["speed"] = {"inference_ms": _round(float(ms)) if ms is not None else None,
+                        "machine": f"{platform.machine()}, {os.cpu_count()} cores", "backend": BACKEND[1]}
     return out
 
 
@@ -325,8 +329,34 @@ def measure_bonn(runner: Runner) -> dict:
     return {"eval": ev, "eval_track": {k: _round(v) for k, v in track.items()}}
 
 
+_NETWORKS_SCRIPT = """
+import json
+from livepose.models import bundled_networks
+print(json.dumps([n.name for n in bundled_networks()]))
+"""
+
+
+def measure_networks(runner: Runner) -> dict:
+    """Per bundled network (``livepose models`` shows these): AP on the COCO fixture with its median
+    network milliseconds per photo (``speed``: machine-dependent, shown, not checked), and AP on
+    coco-train-mini when the shared data is there (else the old values are kept by ``main``)."""
+    names = json.loads(runner.run(["-c", _NETWORKS_SCRIPT], "listing the bundled networks").stdout)
+    ann, images = (runner.repo_file(p) for p in COCO_FIXTURE)
+    out = {}
+    for name in names:
+        entry = {"coco_fixture": _eval(runner, ann, images, ("--model", name),
+                                       f"livepose eval --model {name} on the COCO fixture", with_speed=True)}
+        if runner.shared is not None:
+            mini_ann, mini_images = (runner.shared_file(p) for p in COCO_MINI)
+            entry["coco_train_mini"] = _eval(runner, mini_ann, mini_images, ("--model", name),
+                                             f"livepose eval --model {name} on coco-train-mini", with_speed=True)
+        out[name] = entry
+    return out
+
+
 MEASURE = {"coco_fixture": measure_coco_fixture, "clip": measure_clip,
-           "coco_train_mini": measure_coco_train_mini, "bonn_posetrack": measure_bonn}
+           "coco_train_mini": measure_coco_train_mini, "bonn_posetrack": measure_bonn,
+           "networks": measure_networks}
 
 
 # ------------------------------------------------------------------------------------------ comparing
@@ -336,7 +366,7 @@ def figures(section: dict, prefix: str = "") -> dict[str, Any]:
     booleans; the ``recorded`` stamp, commands and notes are not figures)."""
     out = {}
     for k, v in section.items():
-        if k == "recorded":
+        if k in ("recorded", "speed"):  # when it was measured; speed is the machine's, shown not checked
             continue
         if isinstance(v, dict):
             out.update(figures(v, f"{prefix}{k}."))
@@ -617,6 +647,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: measuring ...", flush=True)
             measured = MEASURE[name](runner)
             old = baseline.get(name)
+            if name == "networks" and runner.shared is None and old is not None:
+                for net, entry in measured.items():  # coco-train-mini needs the shared data: keep the old
+                    if isinstance(old.get(net), dict) and "coco_train_mini" in old[net]:
+                        entry["coco_train_mini"] = old[net]["coco_train_mini"]
             if args.check:
                 if old is None:
                     print(f"{name}: not in the baseline yet")

@@ -1,4 +1,4 @@
-"""The current code against the committed quality baseline (tests/quality_baseline.json).
+"""The current code against the committed quality baseline (models/quality_baseline.json).
 
 The baseline is written only by ``python tools/quality_baseline.py``; this file measures the same
 figures the same way (the tool's functions: ``python -m livepose ... --backend onnxruntime --json``
@@ -12,7 +12,7 @@ The livepose measured is the one the subprocesses find: ``PYTHONPATH`` (e.g.
 ``PYTHONPATH=/tmp/lp-ref python -m pytest tests/e2e/test_quality.py``), else the installed one;
 ``LIVEPOSE_QUALITY_PYTHONPATH`` is put before it for the subprocesses only.
 
-Deliberate quality changes: rerun the tool, review ``git diff tests/quality_baseline.json``,
+Deliberate quality changes: rerun the tool, review ``git diff models/quality_baseline.json``,
 commit the new baseline with the change that caused it.
 """
 
@@ -96,3 +96,15 @@ def test_coco_train_mini_ap(quality_tool, quality_baseline, runner, shared_dir):
 
 def test_bonn_tracking(quality_tool, quality_baseline, runner, shared_dir):
     check(quality_tool, "bonn_posetrack", quality_baseline, quality_tool.measure_bonn(runner), runner)
+
+
+def test_every_bundled_network(quality_tool, quality_baseline, runner):
+    """AP of each bundled network (what ``livepose models`` shows); coco-train-mini only with the
+    shared data (without it, only the fixture figures are compared)."""
+    measured = quality_tool.measure_networks(runner)
+    baseline = dict(quality_baseline)
+    if runner.shared is None and "networks" in baseline:
+        baseline["networks"] = {name: {k: v for k, v in entry.items() if k != "coco_train_mini"}
+                                if isinstance(entry, dict) else entry
+                                for name, entry in baseline["networks"].items()}
+    check(quality_tool, "networks", baseline, measured, runner)

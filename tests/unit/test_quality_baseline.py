@@ -1,4 +1,4 @@
-"""The committed quality baseline (tests/quality_baseline.json) is complete and quoted: every figure
+"""The committed quality baseline (models/quality_baseline.json) is complete and quoted: every figure
 has a tolerance in e2e/test_quality.py (which measures them, slow), the always-available sections
 are recorded, and README.md and benchmarks/README.md quote the baseline's figures."""
 
