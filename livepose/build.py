@@ -20,7 +20,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 from livepose.errors import InputError
-from livepose.settings import CaptureSettings, DecodeConfig, ModelSettings, OutputSettings, RunConfig, SettingError
+from livepose.settings import (AugmentSettings, CaptureSettings, DecodeConfig, ModelSettings, OutputSettings, RunConfig,
+                               SettingError)
+
+#: the warning of an accuracy mode given for a live source (which then runs one scale)
+LIVE_AUGMENT_WARNING = "--accuracy/--scales/--flip ignored: a live source runs one scale (lowest latency)"
 
 Say = Callable[[str], None]
 
@@ -37,11 +41,13 @@ def open_capture(capture: CaptureSettings, *, on_event: Say | None = None):
                        max_reconnects=capture.max_reconnects, on_event=on_event)
 
 
-def build_estimator(model: ModelSettings, decode: DecodeConfig | None = None, *, warm_up: bool = True):
-    """The network on its engine with the photo stages (:class:`livepose.estimator.PoseEstimator`)."""
+def build_estimator(model: ModelSettings, decode: DecodeConfig | None = None, *, warm_up: bool = True,
+                    augment: AugmentSettings | None = None):
+    """The network on its engine with the photo stages (:class:`livepose.estimator.PoseEstimator`),
+    in the accuracy mode ``augment`` (None: one plain run per image)."""
     from livepose.estimator import PoseEstimator
 
-    return PoseEstimator.from_settings(model, decode, warm_up=warm_up)
+    return PoseEstimator.from_settings(model, decode, warm_up=warm_up, augment=augment)
 
 
 def build_outputs(outputs: OutputSettings, source_name: str, *, warn: Say | None = None,
@@ -127,8 +133,8 @@ def build(config: RunConfig, *, outputs: bool = True, on_event: Say | None = Non
     """Source, network, stages and (when ``outputs``) the outputs of ``config``.
 
     ``on_event``: one line per live-source event (reconnects); ``warn``: one line per warning
-    (a receiver not listening; unless ``config.quiet`` also a batch ignored for a live source or
-    a GPU provider that did not load); ``announce``: what the run is (the network line, the
+    (a receiver not listening; unless ``config.quiet`` also a batch ignored for a live source or in
+    the accuracy mode, the accuracy mode ignored for a live source, or a GPU provider that did not load); ``announce``: what the run is (the network line, the
     viewer's address).
     """
     from livepose.pipeline import PoseStream
@@ -136,14 +142,25 @@ def build(config: RunConfig, *, outputs: bool = True, on_event: Say | None = Non
     source = open_capture(config.capture, on_event=on_event)
     try:
         made = build_outputs(config.outputs, source.name, warn=warn, announce=announce) if outputs else []
-        estimator = build_estimator(config.model, config.decode, warm_up=False)  # the stream warms up
+        estimator = build_estimator(config.model, config.decode, warm_up=False,  # the stream warms up
+                                    augment=config.augment)
         batch = config.capture.batch
+        augmented = config.augment.active
+        say = warn if warn is not None and not config.quiet else None
+        if source.is_live and augmented:
+            if say is not None:
+                say(LIVE_AUGMENT_WARNING)
+            augmented = False  # the stream runs one scale for a live source
         if source.is_live and batch > 1:
-            if warn is not None and not config.quiet:
-                warn(f"--batch {batch} ignored: a live source runs one frame at a time (lowest latency)")
+            if say is not None:
+                say(f"--batch {batch} ignored: a live source runs one frame at a time (lowest latency)")
+            batch = 1
+        elif augmented and batch > 1:
+            if say is not None:
+                say(f"--batch {batch} ignored: the accuracy mode runs one frame at a time")
             batch = 1
         if announce is not None:
-            announce(f"network: {estimator.describe()}" + (f", batch {batch}" if batch > 1 else ""))
+            announce(f"network: {estimator.describe(plain=source.is_live)}" + (f", batch {batch}" if batch > 1 else ""))
         line = estimator.fallback_warning()
         if line and warn is not None and not config.quiet:
             warn(line)

@@ -56,6 +56,22 @@ class MapSpec:
 
 
 @dataclass(frozen=True)
+class FlipSpec:
+    """What mirroring an image left-right does to the network's channels (a card's ``flip``).
+
+    ``parts`` (P,): part ``p`` of the mirrored image is part ``parts[p]`` of the original (left and
+    right swapped, the others themselves).  ``limbs`` (L,): limb ``k`` (a, b) of the original is
+    limb ``limbs[k]`` of the mirrored image, the limb joining flip(a) and flip(b); ``reversed``
+    (L,) bool: that limb runs from flip(b) to flip(a), so its field points the other way.  The x
+    component of every field changes sign under the mirror (:mod:`livepose.augment`)."""
+
+    pairs: tuple[tuple[str, str], ...]
+    parts: np.ndarray  # (P,) int32, an involution
+    limbs: np.ndarray  # (L,) int32, an involution
+    reversed: np.ndarray  # (L,) bool
+
+
+@dataclass(frozen=True)
 class ModelCard:
     name: str
     model_path: Path
@@ -69,6 +85,7 @@ class ModelCard:
     heatmaps: MapSpec
     pafs: MapSpec
     precision: str = "fp32"  # of the model file's weights (a converted sibling says e.g. "fp16")
+    flip: FlipSpec | None = None  # left/right pairs, for the accuracy mode's mirrored run
 
     @property
     def num_parts(self) -> int:
@@ -115,6 +132,45 @@ def _map_spec(data: dict, key: str, where: str) -> MapSpec:
     if out.offset < 0 or out.count <= 0:
         raise ModelError(f"{where}: fields '{key}.offset' and '{key}.count' must be >= 0 and > 0")
     return out
+
+
+def _flip_spec(data: Any, where: str, parts: list[str], limbs: list[tuple[int, int]]) -> FlipSpec | None:
+    """The card's optional ``flip`` field: ``{"parts": [[left, right], ...]}``."""
+    if data is None:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("parts"), list):
+        raise ModelError(f"{where}: field 'flip' must be an object with 'parts', a list of [part, part] pairs")
+    index = {p: i for i, p in enumerate(parts)}
+    perm = list(range(len(parts)))
+    seen: set[str] = set()
+    pairs = []
+    for k, pair in enumerate(data["parts"]):
+        fw = f"{where}: field 'flip.parts[{k}]'"
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):
+            raise ModelError(f"{fw} must be two part names, got {pair!r}")
+        for p in pair:
+            if p not in index:
+                raise ModelError(f"{fw} names {p!r}, not a part of this card")
+            if p in seen:
+                raise ModelError(f"{fw} pairs {p!r} a second time")
+        if pair[0] == pair[1]:
+            raise ModelError(f"{fw} pairs {pair[0]!r} with itself (a part not listed is its own mirror)")
+        seen.update(pair)
+        a, b = index[pair[0]], index[pair[1]]
+        perm[a], perm[b] = b, a
+        pairs.append((pair[0], pair[1]))
+    by_parts = {frozenset(limb): k for k, limb in enumerate(limbs)}
+    mirror, rev = [], []
+    for k, (a, b) in enumerate(limbs):
+        fa, fb = perm[a], perm[b]
+        m = by_parts.get(frozenset((fa, fb)))
+        if m is None:
+            raise ModelError(f"{where}: field 'flip.parts': limb {k} ({parts[a]}, {parts[b]}) mirrors to "
+                             f"({parts[fa]}, {parts[fb]}), which is not a limb of this card")
+        mirror.append(m)
+        rev.append(limbs[m] != (fa, fb))
+    return FlipSpec(pairs=tuple(pairs), parts=np.asarray(perm, np.int32), limbs=np.asarray(mirror, np.int32),
+                    reversed=np.asarray(rev, np.bool_))
 
 
 def load_card(card_path: str | Path | None = None, model_path: str | Path | None = None) -> ModelCard:
@@ -221,6 +277,7 @@ def load_card(card_path: str | Path | None = None, model_path: str | Path | None
     precision = data.get("precision", "fp32")
     if precision not in CARD_PRECISIONS:
         raise ModelError(f"{where}: field 'precision' must be one of {', '.join(CARD_PRECISIONS)}, got {precision!r}")
+    flip = _flip_spec(data.get("flip"), where, parts, limbs)
     return ModelCard(
         name=name,
         model_path=model_file,
@@ -234,6 +291,7 @@ def load_card(card_path: str | Path | None = None, model_path: str | Path | None
         heatmaps=heat,
         pafs=paf,
         precision=precision,
+        flip=flip,
     )
 
 

@@ -107,6 +107,20 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--trt-cache", type=Path, metavar="DIR",
                    help="TensorRT engine and timing cache folder, created when needed; built engines are reused "
                         "by later runs (default: ~/.cache/livepose/tensorrt)")
+    a = p.add_argument_group(
+        "accuracy mode (files and photos; a live source runs one scale)",
+        "the network runs at several input scales and on the mirror image; their heatmaps and PAFs are "
+        "averaged before decoding (slower: see README, 'Accuracy mode')")
+    a.add_argument("--accuracy", metavar="{" + ",".join(S.ACCURACY_MODES) + "}",
+                   help="normal (default): one run per frame; high: scales "
+                        + ",".join(f"{s:g}" for s in S.ACCURACY["high"].scales)
+                        + (" and the mirror image" if S.ACCURACY["high"].flip else "") + ", the best AP measured")
+    a.add_argument("--scales", metavar="LIST",
+                   help="input scales, comma separated, e.g. 0.75,1,1.5 (1 is the input size; up to "
+                        f"{S.MAX_SCALES}, each above 0 and at most 4); overrides --accuracy's")
+    a.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+                   help="also run the mirror image (left and right swapped back by the card's 'flip' pairs); "
+                        "--no-flip turns off --accuracy high's")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -234,6 +248,23 @@ def decode_settings(args: argparse.Namespace) -> S.DecodeConfig:
     return S.decode_rules(args.rules, args.upsample)
 
 
+def augment_settings(args: argparse.Namespace) -> S.AugmentSettings:
+    """The accuracy mode: the --accuracy preset, with --scales and --flip/--no-flip over it."""
+    name = args.accuracy or "normal"
+    if name not in S.ACCURACY:
+        raise InputError(f"--accuracy: must be one of {', '.join(S.ACCURACY_MODES)}; got {name!r}")
+    preset = S.ACCURACY[name]
+    scales = preset.scales
+    if args.scales is not None:
+        try:
+            scales = tuple(float(t) for t in args.scales.split(","))
+            return S.AugmentSettings(scales=scales, flip=preset.flip if args.flip is None else args.flip)
+        except (ValueError, S.SettingError):
+            raise InputError(f"--scales: must be 1 to {S.MAX_SCALES} different numbers above 0 and at most 4, "
+                             f"comma separated, e.g. 0.75,1,1.5; got {args.scales!r}") from None
+    return S.AugmentSettings(scales=scales, flip=preset.flip if args.flip is None else args.flip)
+
+
 def output_settings(args: argparse.Namespace) -> S.OutputSettings:
     if args.ws is None and (args.ws_frames is not None or args.ws_token):
         raise InputError("--ws-frames and --ws-token need --ws [HOST:]PORT")
@@ -262,6 +293,7 @@ def run_config(args: argparse.Namespace) -> S.RunConfig:
                                   batch=args.batch),
         outputs=output_settings(args),
         quiet=args.quiet,
+        augment=augment_settings(args),
     )
 
 
@@ -272,7 +304,8 @@ def _path(value) -> str | None:
 def _estimator(args: argparse.Namespace, warm_up: bool = True):
     from livepose.build import build_estimator
 
-    return build_estimator(model_settings(args), decode_settings(args), warm_up=warm_up)
+    return build_estimator(model_settings(args), decode_settings(args), warm_up=warm_up,
+                           augment=augment_settings(args))
 
 
 def _prepare_folder(path: Path) -> None:

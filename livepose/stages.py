@@ -2,6 +2,7 @@
 
     letterbox -> inference -> decode -> track -> render
     LetterboxStage  InferenceStage  DecodeStage  TrackStage  RenderStage
+                    (AugmentedInferenceStage: the accuracy mode, several runs fused)
 
 Every place that turns pictures into people runs these same objects: the photo estimator
 (:class:`livepose.estimator.PoseEstimator`, all on the caller's thread), the video pipeline
@@ -23,7 +24,7 @@ from livepose.card import ModelCard
 from livepose.decode import Decoder, Skeleton
 from livepose.errors import ModelError
 from livepose.preprocess import Letterboxer
-from livepose.settings import DecodeConfig, TrackerConfig
+from livepose.settings import AugmentSettings, DecodeConfig, TrackerConfig
 from livepose.types import Frame, FrameResult, Letterbox, NetOutput, People, Poses, StageTimings
 
 
@@ -103,7 +104,8 @@ class InferenceStage:
         if fixed_size:
             self.network.prepare(net_size, batch)
 
-    def warm_up(self, net_size: tuple[int, int], batch: int = 1) -> NetOutput:
+    def warm_up(self, net_size: tuple[int, int], batch: int = 1, *,
+                image_size: tuple[int, int] | None = None) -> NetOutput:
         """Run a blank input at batch 1 (checking the card against real outputs; a model that fails
         is one ModelError line) and at ``batch``; returns the batch-1 maps (for the decoder's warm-up)."""
         out = self.network.warm_up(net_size)
@@ -111,8 +113,10 @@ class InferenceStage:
             self._runner.run_raw(np.zeros(self.network.input_shape(net_size, batch), np.float32))
         return out
 
-    def __call__(self, tensor: np.ndarray, boxes: Sequence[Letterbox]) -> list[NetOutput]:
-        """The maps of each image of ``tensor`` (N, ...), views of the engine's outputs."""
+    def __call__(self, tensor: np.ndarray, boxes: Sequence[Letterbox],
+                 images: Sequence[np.ndarray] | None = None) -> list[NetOutput]:
+        """The maps of each image of ``tensor`` (N, ...), views of the engine's outputs.  ``images``
+        (the frames' pictures, which :class:`AugmentedInferenceStage` needs) is not used here."""
         from livepose.inference import check_stride, output_maps
 
         outputs = self._runner.run_raw(tensor)
@@ -123,6 +127,92 @@ class InferenceStage:
                 check_stride(self.card, box.net_size, heat)
             maps.append(NetOutput(heatmaps=heat, pafs=pafs, stride=float(self.card.stride), letterbox=box))
         return maps
+
+
+class AugmentedInferenceStage:
+    """The accuracy mode's inference (:mod:`livepose.augment`): the call of :class:`InferenceStage`,
+    given the frames' pictures too.  For each image it letterboxes the picture at each scale of
+    ``augment`` (the input size ``size`` times the scale, one buffer per scale, reused), runs the
+    network on it (and on its mirror image, with ``flip``), brings every run's
+    maps to the grid of the image's scale-1 letterbox (the one in ``boxes``) and averages them: one
+    :class:`NetOutput` per image with that letterbox, for decoding as usual.
+
+    The scale-1 tensor the caller letterboxed is not run (each scale letterboxes from the picture).
+    ``ring``: as for :class:`InferenceStage`, the fused maps of a call stay valid for the next
+    ``ring - 1`` calls.  A card without a ``flip`` field cannot flip (one ModelError line).
+    """
+
+    needs_images = True
+
+    def __init__(self, network, augment: AugmentSettings, size: tuple[int, int] | None = None, *, ring: int = 1):
+        from livepose.augment import Fusion, scaled_size
+
+        self.network = network
+        self.card: ModelCard = network.card
+        self.augment = augment
+        self._fusion = Fusion(self.card, augment.flip)  # checks the card's flip pairs first
+        self.size = Letterboxer(self.card.input, size).size
+        self._per_image = 2 if augment.flip else 1
+        self._scales = [LetterboxStage(self.card, scaled_size(self.size, s), batch=self._per_image)
+                        for s in augment.scales]
+        self._ring: list[np.ndarray | None] = [None] * max(1, ring)
+        self._turn = 0
+        self._checked: set[tuple[int, int]] = set()
+
+    def describe(self) -> str:
+        return self.network.describe()
+
+    def plain(self) -> InferenceStage:
+        """The single-run stage on the same network, with the same ring (a live source)."""
+        return InferenceStage(self.network, ring=len(self._ring))
+
+    def prepare(self, net_size: tuple[int, int], batch: int = 1, *, fixed_size: bool = True) -> None:
+        """Nothing to fix in advance: every scale has its own input size."""
+
+    def warm_up(self, net_size: tuple[int, int], batch: int = 1, *,
+                image_size: tuple[int, int] | None = None) -> NetOutput:
+        """Check the card against real outputs at ``net_size`` (one ModelError line), then run a blank
+        picture of ``image_size`` (default: ``net_size``) through every scale; returns its fused maps."""
+        self.network.warm_up(net_size)
+        w, h = image_size if image_size is not None else net_size
+        image = np.zeros((h, w, 3), np.uint8)
+        box = Letterboxer(self.card.input, self.size).plan((w, h))
+        (out,) = self(None, [box], [image])
+        return out
+
+    def __call__(self, tensor: np.ndarray | None, boxes: Sequence[Letterbox],
+                 images: Sequence[np.ndarray] | None = None) -> list[NetOutput]:
+        """The fused maps of each image (``tensor`` is not used: each scale letterboxes ``images``)."""
+        if images is None or len(images) != len(boxes):
+            raise ValueError("the accuracy mode needs each frame's picture (images=...)")
+        return [self._one(image, box) for image, box in zip(images, boxes)]
+
+    def _one(self, image: np.ndarray, base: Letterbox) -> NetOutput:
+        from livepose.augment import grid_size, mirror_content
+        from livepose.inference import check_stride, output_maps
+
+        card, stride = self.card, float(self.card.stride)
+        gw, gh = grid_size(base, stride)
+        shape = (gh, gw, card.num_parts + card.pafs.count)
+        k = self._turn
+        self._turn = (k + 1) % len(self._ring)
+        if self._ring[k] is None or self._ring[k].shape != shape:
+            self._ring[k] = np.empty(shape, np.float32)
+        fusion = self._fusion
+        fusion.start(self._ring[k])
+        for letterbox in self._scales:
+            box = letterbox(image, 0, 0)
+            tensor = letterbox.tensor(0, self._per_image)
+            if self._per_image == 2:
+                mirror_content(tensor[0], tensor[1], box, card.input.layout)
+            for slot in range(self._per_image):  # two batch-1 calls: no slower than one of batch 2 on a CPU
+                heat, pafs = output_maps(card, self.network.run_raw(tensor[slot:slot + 1]), 0)
+                if box.net_size not in self._checked:
+                    check_stride(card, box.net_size, heat)
+                    self._checked.add(box.net_size)
+                fusion.add(heat, pafs, box, base, mirrored=slot == 1)
+        heat, pafs = fusion.mean()
+        return NetOutput(heatmaps=heat, pafs=pafs, stride=stride, letterbox=base)
 
 
 class DecodeStage:
@@ -190,7 +280,7 @@ class Stages:
     """One set of stage objects (the pipeline runs each on its thread; the estimator all in turn)."""
 
     letterbox: LetterboxStage
-    inference: InferenceStage
+    inference: InferenceStage | AugmentedInferenceStage
     decode: DecodeStage
     track: TrackStage
     render: RenderStage | None = None
@@ -199,12 +289,17 @@ class Stages:
     def card(self) -> ModelCard:
         return self.inference.card
 
+    @property
+    def augmented(self) -> bool:
+        """The accuracy mode: several network runs per frame (:class:`AugmentedInferenceStage`)."""
+        return isinstance(self.inference, AugmentedInferenceStage)
+
     def warm_up(self, image_size: tuple[int, int], batch: int = 1, *, fixed_size: bool = True) -> None:
         """Everything the first frame would otherwise pay: the engine at this input size (and
         batch), its allocation, and the decoder's kernels and workspace."""
         box = self.letterbox.plan(image_size)
         self.inference.prepare(box.net_size, batch, fixed_size=fixed_size)
-        out = self.inference.warm_up(box.net_size, batch)
+        out = self.inference.warm_up(box.net_size, batch, image_size=image_size)
         self.decode.warm_up(out)
 
     def estimate(self, frame: Frame) -> FrameResult:
@@ -212,7 +307,7 @@ class Stages:
         t0 = time.perf_counter()
         tensor, box = self.letterbox.single(frame.image)
         t1 = time.perf_counter()
-        (out,) = self.inference(tensor, [box])
+        (out,) = self.inference(tensor, [box], [frame.image])
         t2 = time.perf_counter()
         poses = self.decode(out)
         t3 = time.perf_counter()
@@ -236,14 +331,21 @@ def with_picture(result: FrameResult, render: RenderStage) -> FrameResult:
 
 def make_stages(network, *, size: tuple[int, int] | None = None, decode: DecodeConfig | None = None,
                 track: TrackerConfig | None = None, tracking: bool = False, render: bool = False,
-                batch: int = 1, letterbox_ring: int = 1, output_ring: int = 1, picture_ring: int = 2) -> Stages:
-    """A set of stages around a loaded ``network`` (which may be shared with other sets)."""
+                batch: int = 1, letterbox_ring: int = 1, output_ring: int = 1, picture_ring: int = 2,
+                augment: AugmentSettings | None = None) -> Stages:
+    """A set of stages around a loaded ``network`` (which may be shared with other sets).
+    ``augment``: the accuracy mode (:class:`AugmentedInferenceStage`) when it asks for more than
+    the one plain run; None or ``AugmentSettings()``: :class:`InferenceStage`."""
     card = network.card
     if not isinstance(card, ModelCard):
         raise ModelError("the network has no model card")
+    if augment is not None and augment.active:
+        inference = AugmentedInferenceStage(network, augment, size, ring=output_ring)
+    else:
+        inference = InferenceStage(network, ring=output_ring)
     return Stages(
         letterbox=LetterboxStage(card, size, batch=batch, ring=letterbox_ring),
-        inference=InferenceStage(network, ring=output_ring),
+        inference=inference,
         decode=DecodeStage(card, decode),
         track=TrackStage(card.parts, track, enabled=tracking),
         render=RenderStage(card.limbs, ring=picture_ring) if render else None,
