@@ -18,7 +18,6 @@ from livepose.errors import InputError, ModelError
 from livepose.images import read_image
 from livepose.preprocess import plan_letterbox
 from livepose.stages import AugmentedInferenceStage, InferenceStage, make_stages
-from livepose.types import Frame
 
 
 def _mirror_name(name: str) -> str:
