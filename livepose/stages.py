@@ -20,10 +20,13 @@ from typing import Sequence
 
 import numpy as np
 
+from livepose.augment import Fusion, grid_size, mirror_content, scaled_size
 from livepose.card import ModelCard
 from livepose.decode import Decoder, Skeleton
 from livepose.errors import ModelError
+from livepose.inference import check_stride, output_maps
 from livepose.preprocess import Letterboxer
+from livepose.render import render_result
 from livepose.settings import AugmentSettings, DecodeConfig, TrackerConfig
 from livepose.types import Frame, FrameResult, Letterbox, NetOutput, People, Poses, StageTimings
 
@@ -117,8 +120,6 @@ class InferenceStage:
                  images: Sequence[np.ndarray] | None = None) -> list[NetOutput]:
         """The maps of each image of ``tensor`` (N, ...), views of the engine's outputs.  ``images``
         (the frames' pictures, which :class:`AugmentedInferenceStage` needs) is not used here."""
-        from livepose.inference import check_stride, output_maps
-
         outputs = self._runner.run_raw(tensor)
         maps = []
         for i, box in enumerate(boxes):
@@ -145,7 +146,6 @@ class AugmentedInferenceStage:
     needs_images = True
 
     def __init__(self, network, augment: AugmentSettings, size: tuple[int, int] | None = None, *, ring: int = 1):
-        from livepose.augment import Fusion, scaled_size
 
         self.network = network
         self.card: ModelCard = network.card
@@ -188,8 +188,6 @@ class AugmentedInferenceStage:
         return [self._one(image, box) for image, box in zip(images, boxes)]
 
     def _one(self, image: np.ndarray, base: Letterbox) -> NetOutput:
-        from livepose.augment import grid_size, mirror_content
-        from livepose.inference import check_stride, output_maps
 
         card, stride = self.card, float(self.card.stride)
         gw, gh = grid_size(base, stride)
@@ -264,7 +262,6 @@ class RenderStage:
         self._turn = 0
 
     def __call__(self, result: FrameResult) -> np.ndarray:
-        from livepose.render import render_result
 
         k = self._turn
         self._turn = (k + 1) % len(self._canvases)
