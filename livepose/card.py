@@ -18,7 +18,7 @@ import numpy as np
 
 from livepose.errors import ModelError
 
-DEFAULT_CARD_NAME = "mobilenet_thin.json"
+DEFAULT_CARD_NAME = "lwop.json"
 # Weight precisions a card may declare (field 'precision', default fp32)
 CARD_PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 

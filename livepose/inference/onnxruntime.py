@@ -49,6 +49,9 @@ class Network(BaseNetwork):
                  available: Sequence[str] | None = None):
         import onnxruntime as ort
 
+        if os.fspath(card.model_path).lower().endswith(".xml"):
+            raise BackendError(f"{card.model_path}: an OpenVINO IR, which ONNX Runtime cannot run; use --backend "
+                               f"openvino (or auto), or the card's ONNX model (e.g. --precision fp32)")
         super().__init__(card)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -1,5 +1,7 @@
 """The OpenVINO engine (:class:`OpenVINONetwork`): OpenVINO's own runtime on the CPU, reading the
-same ONNX file; the optional extra ``pip install -e .[openvino]``.  Also whether it is installed
+card's ONNX file or an OpenVINO IR (``.xml`` with its ``.bin`` beside it, e.g. the int8 IR of
+lwop, ``models/lwop.int8.json``).  Part of the default install where OpenVINO publishes wheels
+(x86-64 and arm64); elsewhere ONNX Runtime runs everything.  Also whether it is installed
 (:func:`openvino_available`) and what the CPU offers it (:func:`openvino_cpu_capabilities`)."""
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from livepose.card import ModelCard
 from livepose.errors import ModelError
 from livepose.inference.base import BackendError, BaseNetwork
 
-OPENVINO_MISSING = "backend 'openvino' is not installed: pip install -e .[openvino] (or pip install openvino)"
+OPENVINO_MISSING = "backend 'openvino' is not installed: pip install openvino (its wheels exist for x86-64 and arm64)"
 OPENVINO_PRECISIONS = ("fp32", "bf16", "int8")
 
 
@@ -51,8 +53,31 @@ def check_precision(card: ModelCard, precision: str, capabilities: Sequence[str]
                                "capabilities); use --precision fp32 or auto")
 
 
+def is_ir(path) -> bool:
+    """Whether a card's model file is an OpenVINO IR (``.xml``; its weights in the ``.bin`` beside it)."""
+    return os.fspath(path).lower().endswith(".xml")
+
+
+def _dynamic_input(model, card: ModelCard) -> None:
+    """Make the batch, height and width of ``card``'s input dynamic (an IR is saved for one
+    shape; its layers are all convolutional, so any size of the card's multiple runs)."""
+    import openvino as ov
+
+    port = next((p for p in model.inputs if card.input.name in p.get_names()), None)
+    if port is None or port.get_partial_shape().rank.is_dynamic:
+        return  # _check_card names what is wrong
+    shape = port.get_partial_shape()
+    if len(shape) != 4:
+        return
+    channels = shape[1] if card.input.layout == "NCHW" else shape[3]
+    if not channels.is_static or channels.get_length() not in (1, 3, 4):
+        return  # not the card's layout: _check_card says so with the IR's own shape
+    dims = [-1, channels, -1, -1] if card.input.layout == "NCHW" else [-1, -1, -1, channels]
+    model.reshape({port: ov.PartialShape(dims)})
+
+
 class OpenVINONetwork(BaseNetwork):
-    """OpenVINO's runtime on the CPU, reading the ONNX file directly.
+    """OpenVINO's runtime on the CPU, reading the ONNX file, or the OpenVINO IR, directly.
 
     The model is compiled once with dynamic height and width (measured as fast as a model reshaped
     to a fixed size, and no recompiling when photos differ in size) and one InferRequest is reused
@@ -75,11 +100,16 @@ class OpenVINONetwork(BaseNetwork):
             raise ModelError(f"threads must be at least 1, got {threads}")
         path = card.model_path
         core = ov.Core()
+        kind = "OpenVINO IR" if is_ir(path) else "ONNX model"
+        if is_ir(path) and not path.with_suffix(".bin").is_file():
+            raise ModelError(f"{path}: the IR's weights {path.with_suffix('.bin').name} are not beside it")
         try:
             self.model = core.read_model(os.fspath(path))
+            if is_ir(path):
+                _dynamic_input(self.model, card)
         except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"{path}: not a loadable ONNX model ({first[:200]})") from None
+            raise ModelError(f"{path}: not a loadable {kind} ({first[:200]})") from None
         self._check_card()
         # an int8 model's QuantizeLinear/DequantizeLinear pairs run as int8; the rest stays f32
         config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"}

@@ -22,7 +22,7 @@ from livepose.errors import ModelError
 from livepose.inference import openvino as _openvino
 from livepose.inference.base import BackendError, BaseNetwork
 from livepose.inference.onnxruntime import Network
-from livepose.inference.openvino import OPENVINO_MISSING, OpenVINONetwork, check_precision
+from livepose.inference.openvino import OPENVINO_MISSING, OpenVINONetwork, check_precision, is_ir
 from livepose.inference.providers import CPU, CUDA, available_providers, choose_providers
 from livepose.settings import BACKENDS, PRECISIONS, ModelSettings
 
@@ -131,6 +131,22 @@ def precision_card(card: ModelCard, precision: str) -> ModelCard:
     return sibling
 
 
+def _runs_an_ir(card: ModelCard, precision: str) -> bool:
+    """Whether ``precision`` means an OpenVINO IR for ``card``: the card's own model, or its int8
+    sibling when int8 is asked for."""
+    if is_ir(card.model_path):
+        return True
+    if precision != "int8":
+        return False
+    path = sibling_card_path(card, "int8")
+    if not path.is_file():
+        return False
+    try:
+        return is_ir(load_card(path).model_path)
+    except ModelError:
+        return False  # precision_card names what is wrong
+
+
 def choose_engine(settings: ModelSettings, installed: Installed, card: ModelCard) -> EngineChoice:
     """The engine, precision, card and providers that ``settings`` (its ``backend``, ``precision``
     and ``providers``) mean for ``card`` on a machine with ``installed``.  Reads nothing but model
@@ -141,13 +157,19 @@ def choose_engine(settings: ModelSettings, installed: Installed, card: ModelCard
         raise BackendError("--providers lists ONNX Runtime execution providers; it cannot be used with "
                            "backend 'openvino'")
     resolved = "onnxruntime" if backend == "auto" and precision == "fp16" else _backend(backend, providers, installed)
+    if backend == "auto" and not providers and _runs_an_ir(card, precision):
+        resolved = "openvino"  # only OpenVINO reads an IR (e.g. lwop's int8 model)
     if resolved == "openvino" and precision == "fp16":
         raise BackendError(_FP16_IS_FOR_ORT)
     if resolved == "openvino" and not installed.openvino:
         raise BackendError(OPENVINO_MISSING)
     prec = _precision(resolved, precision, card, installed)
-    if prec == "int8":  # either backend runs the card's int8 (QDQ) model
+    if prec == "int8":  # either backend runs the card's int8 (QDQ) model; an IR, OpenVINO only
         card = precision_card(card, "int8")
+    if resolved == "onnxruntime" and is_ir(card.model_path):
+        how = "use --backend openvino" + ("" if installed.openvino else " (pip install openvino)")
+        raise BackendError(f"{card.card_path}: its model {card.model_path.name} is an OpenVINO IR, which ONNX Runtime "
+                           f"cannot run; {how}")
     if resolved == "onnxruntime":
         if precision != "auto":  # auto: the card's own model as it is
             card = precision_card(card, prec)

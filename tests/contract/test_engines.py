@@ -1,9 +1,10 @@
 """Every inference engine available here through the same checks (a contract test).
 
-The engines, each made by ``make_network(card, ModelSettings(...))`` from the bundled card:
-ONNX Runtime's CPU provider at fp32 (also with I/O binding) and on the shipped int8 model, OpenVINO
-at fp32, bf16 (where the CPU has BF16) and on the int8 model.  One that is not installed here skips,
-saying why.  What every engine promises (livepose.inference.base.BaseNetwork):
+The engines, each made by ``make_network(card, ModelSettings(...))`` from a bundled card: for
+mobilenet_thin, ONNX Runtime's CPU provider at fp32 (also with I/O binding) and on the shipped int8
+QDQ model, OpenVINO at fp32, bf16 (where the CPU has BF16) and on the int8 model; for lwop (the
+default network), ONNX Runtime and OpenVINO at fp32 and OpenVINO on its int8 IR.  One that is not
+installed here skips, saying why.  What every engine promises (livepose.inference.base.BaseNetwork):
 
 * the card is checked against the graph on load (a card that contradicts the model is one
   ModelError naming the field) and against real outputs on warm-up (stride, layout); the network's
@@ -36,7 +37,6 @@ from livepose.settings import ModelSettings
 from livepose.stages import make_stages
 from livepose.types import Frame
 
-INT8_CARD = bundled_models_dir() / "mobilenet_thin.int8.json"
 NET_SIZE = (432, 368)
 SMALL = (224, 160)  # the photos letterboxed small for the checks that run the network many times
 
@@ -47,6 +47,7 @@ class Engine:
     backend: str
     precision: str
     io_binding: bool | None = None
+    network: str = "mobilenet_thin"
 
     def settings(self) -> ModelSettings:
         return ModelSettings(backend=self.backend, precision=self.precision, threads=2, io_binding=self.io_binding)
@@ -56,13 +57,22 @@ class Engine:
             return "openvino not installed (pip install -e .[openvino])"
         if self.precision == "bf16" and "BF16" not in openvino_cpu_capabilities():
             return "this CPU has no BF16 among OpenVINO's CPU capabilities"
-        if self.precision == "int8" and not INT8_CARD.is_file():
-            return f"no int8 model shipped ({INT8_CARD} absent)"
+        int8 = bundled_models_dir() / f"{self.network}.int8.json"
+        if self.precision == "int8" and not int8.is_file():
+            return f"no int8 model shipped ({int8} absent)"
         return None
 
     def card_name(self) -> str:
-        """The card it runs: the int8 sibling, else the bundled card (bf16 runs the fp32 model)."""
-        return INT8_CARD.name if self.precision == "int8" else "mobilenet_thin.json"
+        """The card it runs: the int8 sibling, else the network's card (bf16 runs the fp32 model)."""
+        return f"{self.network}.int8.json" if self.precision == "int8" else f"{self.network}.json"
+
+    def base_card(self):
+        """The network's own (fp32) card, the one the engine is asked to run."""
+        return _card(self.network)
+
+    @property
+    def tolerance(self) -> dict:
+        return TOLERANCES.get(f"{self.network}-{self.precision}", TOLERANCES[self.precision])
 
     def model_precision(self) -> str:
         return "int8" if self.precision == "int8" else "fp32"
@@ -75,6 +85,9 @@ ENGINES = [
     Engine("openvino-fp32", "openvino", "fp32"),
     Engine("openvino-bf16", "openvino", "bf16"),
     Engine("openvino-int8", "openvino", "int8"),
+    Engine("lwop-onnxruntime-fp32", "onnxruntime", "fp32", network="lwop"),
+    Engine("lwop-openvino-fp32", "openvino", "fp32", network="lwop"),
+    Engine("lwop-openvino-int8-ir", "openvino", "int8", network="lwop"),
 ]
 ENGINE_PARAMS = [pytest.param(e, id=e.name) for e in ENGINES]
 
@@ -109,6 +122,24 @@ TOLERANCES = {
 BATCH_ATOL = 1e-4
 
 
+_CARDS: dict = {}
+_REFERENCES: dict = {}
+
+
+def _card(network: str):
+    if network not in _CARDS:
+        _CARDS[network] = load_card(bundled_models_dir() / f"{network}.json")
+    return _CARDS[network]
+
+
+def _reference(network: str):
+    """ONNX Runtime fp32 on ``network``, the engine the others are compared with (made once)."""
+    if network not in _REFERENCES:
+        _REFERENCES[network] = make_network(_card(network), ModelSettings(backend="onnxruntime", precision="fp32",
+                                                                          threads=2))
+    return _REFERENCES[network]
+
+
 def _skip_unless_available(engine: Engine) -> None:
     reason = engine.skip_reason()
     if reason:
@@ -116,17 +147,17 @@ def _skip_unless_available(engine: Engine) -> None:
 
 
 @pytest.fixture(scope="module", params=ENGINE_PARAMS)
-def engine(request, card):
+def engine(request):
     """(Engine, its network), made once per engine for the module."""
     spec = request.param
     _skip_unless_available(spec)
-    return spec, make_network(card, spec.settings())
+    return spec, make_network(spec.base_card(), spec.settings())
 
 
 @pytest.fixture(scope="module")
-def reference(card):
-    """ONNX Runtime fp32, the engine the others are compared with."""
-    return make_network(card, ModelSettings(backend="onnxruntime", precision="fp32", threads=2))
+def card():
+    """mobilenet_thin's card, for the checks that are not per network."""
+    return _card("mobilenet_thin")
 
 
 @pytest.fixture(scope="module")
@@ -141,8 +172,9 @@ def _copy(outputs: dict) -> dict:
 
 
 # -- the card ---------------------------------------------------------------------------------
-def test_the_card_is_the_bundled_skeleton_at_the_engines_precision(engine, card):
+def test_the_card_is_the_bundled_skeleton_at_the_engines_precision(engine):
     spec, net = engine
+    card = spec.base_card()
     assert (net.backend, net.precision) == (spec.backend, spec.precision)
     assert net.card.card_path.name == spec.card_name() and net.card.precision == spec.model_precision()
     assert net.card.parts == card.parts and np.array_equal(net.card.limbs, card.limbs)
@@ -171,11 +203,12 @@ def test_a_card_contradicting_its_model_is_refused_at_load(tmp_path, spec, chang
 ])
 @pytest.mark.parametrize("spec", ENGINE_PARAMS)
 def test_a_wrong_stride_or_layout_is_caught_by_the_warm_up(tmp_path, spec, change, field):
+    """At the latest by the warm-up (an IR, saved for one shape, shows its layout at load)."""
     _skip_unless_available(spec)
     data = card_dict(spec.card_name())
     change(data)
-    net = make_network(load_card(write_card(tmp_path, data)), spec.settings())
     with pytest.raises(ModelError, match=re.escape(field)):
+        net = make_network(load_card(write_card(tmp_path, data)), spec.settings())
         net.warm_up(NET_SIZE)
 
 
@@ -195,8 +228,9 @@ def test_input_shape_follows_the_cards_layout(engine):
 
 # -- outputs ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("net_size", [NET_SIZE, (160, 96)], ids=["432x368", "160x96"])
-def test_warm_up_gives_maps_on_the_cards_grid(engine, card, net_size):
-    _, net = engine
+def test_warm_up_gives_maps_on_the_cards_grid(engine, net_size):
+    spec, net = engine
+    card = spec.base_card()
     out = net.warm_up(net_size)
     grid = (net_size[1] // card.stride, net_size[0] // card.stride)
     assert out.heatmaps.shape == (*grid, card.num_parts)
@@ -234,8 +268,9 @@ def test_runner_outputs_survive_the_next_ring_calls(engine, tensors):
         assert np.array_equal(got[-2][1][name], alone[name]), "the runner runs the same network"
 
 
-def test_a_batch_of_two_gives_each_image_its_own_maps(engine, card, tensors):
-    _, net = engine
+def test_a_batch_of_two_gives_each_image_its_own_maps(engine, tensors):
+    spec, net = engine
+    card = spec.base_card()
     alone = [_copy(net.run_raw(t)) for t in tensors]
     together = net.run_raw(np.concatenate(tensors))
     for i, outputs in enumerate(alone):
@@ -246,9 +281,10 @@ def test_a_batch_of_two_gives_each_image_its_own_maps(engine, card, tensors):
 
 
 # -- against ONNX Runtime fp32 -----------------------------------------------------------------
-def test_maps_agree_with_onnxruntime_fp32(engine, reference, card):
+def test_maps_agree_with_onnxruntime_fp32(engine):
     spec, net = engine
-    tol = TOLERANCES[spec.precision]
+    card, reference = spec.base_card(), _reference(spec.network)
+    tol = spec.tolerance
     tensor = Preprocessor(card.input, None)(cv2.imread(str(PHOTO)))[0]
     heat0, pafs0 = (np.array(m) for m in output_maps(card, reference.run_raw(tensor)))
     heat, pafs = output_maps(card, net.run_raw(tensor))
@@ -270,20 +306,25 @@ def _nearest_same_part(a, b) -> np.ndarray:
     return np.asarray(out, np.float64)
 
 
-@pytest.fixture(scope="module")
-def reference_people(reference):
-    stages = make_stages(reference)
-    return {p.name: stages.estimate(Frame(0, 0.0, 0.0, cv2.imread(str(p)))).poses for p in COCO_PHOTOS}
+_PEOPLE: dict = {}
+
+
+def _reference_people(network: str) -> dict:
+    if network not in _PEOPLE:
+        stages = make_stages(_reference(network))
+        _PEOPLE[network] = {p.name: stages.estimate(Frame(0, 0.0, 0.0, cv2.imread(str(p)))).poses
+                            for p in COCO_PHOTOS}
+    return _PEOPLE[network]
 
 
 @pytest.mark.parametrize("photo", COCO_PHOTOS, ids=lambda p: p.stem)
-def test_people_agree_with_onnxruntime_fp32(engine, reference_people, photo):
+def test_people_agree_with_onnxruntime_fp32(engine, photo):
     """The same people in the same places: every joint of either result has a joint of the same
     part in the other within ``within_px`` (a fraction ``found`` of them at least), the median
     distance is at most ``median_px``, and the count differs by at most ``extra_people``."""
     spec, net = engine
-    tol = TOLERANCES[spec.precision]
-    expected = reference_people[photo.name]
+    tol = spec.tolerance
+    expected = _reference_people(spec.network)[photo.name]
     got = make_stages(net).estimate(Frame(0, 0.0, 0.0, cv2.imread(str(photo)))).poses
     assert len(expected) >= 1 and abs(len(got) - len(expected)) <= tol["extra_people"], (len(got), len(expected))
     d = np.concatenate([_nearest_same_part(expected, got), _nearest_same_part(got, expected)])

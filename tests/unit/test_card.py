@@ -10,17 +10,42 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import COCO_DIR, card_dict, write_card
+from helpers import COCO_DIR, card_dict, mobilenet_card, write_card
 from livepose.card import bundled_models_dir, load_card, sibling_card_path
 from livepose.errors import ModelError
 from livepose.images import read_image
 from livepose.inference import Network, file_sha256, precision_card
 
 BUNDLED_INT8 = bundled_models_dir() / "mobilenet_thin.int8.json"
+LWOP_IR = bundled_models_dir() / "lwop.int8.json"
 
 
-def test_bundled_card_describes_the_network():
-    card = load_card()
+def test_the_default_card_is_lwop_with_the_same_skeleton():
+    card, other = load_card(), mobilenet_card()
+    assert card.name == "lwop" and card.card_path.name == "lwop.json"
+    assert (card.parts, card.stride) == (other.parts, other.stride)
+    np.testing.assert_array_equal(card.limbs, other.limbs)
+    np.testing.assert_array_equal(card.paf_channels, other.paf_channels)
+    # two channels-first outputs: 19 heatmaps (the last the background), 38 PAF channels
+    assert (card.heatmaps.output, card.heatmaps.layout, card.heatmaps.offset, card.heatmaps.count) == \
+        ("Mconv7_stage2_L2", "NCHW", 0, 18)
+    assert (card.pafs.output, card.pafs.layout, card.pafs.offset, card.pafs.count) == ("Mconv7_stage2_L1", "NCHW", 0, 38)
+    assert card.input.pad_value == 128 and card.input.default_size == (-1, 368)
+    assert card.flip is not None and file_sha256(card.model_path) == card.sha256
+
+
+def test_the_lwop_int8_card_is_the_openvino_ir_unchanged():
+    data = json.loads(LWOP_IR.read_text())
+    card = load_card(LWOP_IR)
+    assert card.precision == "int8" and card.model_path.suffix == ".xml"
+    assert file_sha256(card.model_path) == card.sha256 == data["source"]["ir_sha256"]
+    assert file_sha256(card.model_path.with_suffix(".bin")) == data["weights_sha256"] == data["source"]["bin_sha256"]
+    assert precision_card(load_card(), "int8").card_path == LWOP_IR
+    assert (card.parts, card.stride) == (load_card().parts, load_card().stride)
+
+
+def test_mobilenet_card_describes_the_network():
+    card = mobilenet_card()
     assert card.name == "mobilenet_thin"
     assert card.num_parts == 18 and card.num_limbs == 19
     assert card.parts[:2] == ("nose", "neck")  # this test is the card's own: its content is the answer
@@ -102,9 +127,9 @@ def test_card_precision_field_is_checked(tmp_path, value):
 def test_bundled_int8_card_is_valid():
     card = load_card(BUNDLED_INT8)
     assert card.precision == "int8" and file_sha256(card.model_path) == card.sha256
-    assert sibling_card_path(load_card(), "int8") == BUNDLED_INT8
-    assert precision_card(load_card(), "int8").card_path == BUNDLED_INT8
-    assert (card.parts, card.stride) == (load_card().parts, load_card().stride)
+    assert sibling_card_path(mobilenet_card(), "int8") == BUNDLED_INT8
+    assert precision_card(mobilenet_card(), "int8").card_path == BUNDLED_INT8
+    assert (card.parts, card.stride) == (mobilenet_card().parts, mobilenet_card().stride)
 
 
 def _wrapped_model(path: Path) -> None:
@@ -149,9 +174,10 @@ def _wrapped_model(path: Path) -> None:
     onnx.save(model, str(path))
 
 
-def test_other_network_layout_gives_the_same_people(tmp_path, estimator):
+def test_other_network_layout_gives_the_same_people(tmp_path):
     from livepose import PoseEstimator
 
+    estimator = PoseEstimator(model="mobilenet_thin", threads=2)
     _wrapped_model(tmp_path / "wrapped.onnx")
     card = card_dict()
     card.update(model="wrapped.onnx", sha256=None)

@@ -49,7 +49,7 @@ def test_preprocessor_places_raw_bgr_top_left_and_pads():
     assert tensor.shape == (1, 3, 64, 104) and tensor.dtype == np.float32
     assert box.content_size == (100, 64)
     assert (tensor[0, 0, :, :100] == 10).all() and (tensor[0, 2, :, :100] == 30).all()
-    assert (tensor[0, :, :, 100:] == 0).all()
+    assert (tensor[0, :, :, 100:] == card.input.pad_value).all()  # lwop: 128, the value its training padded with
     again, _ = pre(image)
     assert again is tensor  # buffers are reused from frame to frame
 

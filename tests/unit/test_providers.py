@@ -13,12 +13,18 @@ from __future__ import annotations
 import pytest
 
 import livepose.inference.providers as provider_policy
-from helpers import FakeOrt
+from helpers import FakeOrt, mobilenet_card
 from livepose.inference import (CPU, CUDA, TENSORRT, BackendError, BoundRunner, Network, check_loaded,
                                 choose_providers, default_trt_cache, tensorrt_options)
 
 
 # -- which providers ------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def card():
+    """mobilenet_thin, whose input is named 'image:0' (not writable in TensorRT's profile syntax)."""
+    return mobilenet_card()
+
 def test_default_order_is_tensorrt_cuda_cpu():
     assert choose_providers(None, [CPU, CUDA, TENSORRT, "AzureExecutionProvider"]) == [TENSORRT, CUDA, CPU]
     assert choose_providers(None, ["AzureExecutionProvider", CPU, CUDA]) == [CUDA, CPU]
