@@ -5,9 +5,10 @@ end-to-end FPS, AP.
     python benchmarks/bench_backends.py --runs 15 --ap  # also COCO AP on coco-train-mini and Bonn (slow)
     python benchmarks/bench_backends.py --ap --track    # and tracking (MOTA, IDF1) on the Bonn frames
 
-For each backend and precision available here (ONNX Runtime fp32 always; OpenVINO fp32, and bf16
-when the CPU has BF16; int8 on both when the card has an int8 sibling NAME.int8.json, made by
-tools/quantize_int8.py):
+For each backend and precision available here for the default network (``--model NAME`` for
+another; ONNX Runtime fp32 always; OpenVINO fp32, and bf16 when the CPU has BF16; int8 when the
+card has an int8 sibling NAME.int8.json, made by tools/quantize_int8.py: on both engines when it is
+an ONNX file, on OpenVINO only when it is an IR; the choice is bench_networks.configurations'):
 
 * network alone: median ms per frame on a real photo letterboxed to 496x368 (a 640x480 frame at
   the default -1x368) and to 432x368, configurations interleaved round by round so that a noisy
@@ -26,7 +27,6 @@ tools/quantize_int8.py):
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import statistics
 import subprocess
@@ -38,6 +38,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_networks as _networks  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"
 VIDEO = SHARED / "video" / "pets09-s2l1-480x360-10fps.avi"
@@ -48,37 +51,16 @@ PHOTO = REPO / "examples" / "000000196141.jpg"
 
 
 def configurations(card) -> list[tuple[str, str]]:
-    from livepose.card import sibling_card_path
-    from livepose.inference import openvino_available, openvino_cpu_capabilities
-
-    has_int8 = sibling_card_path(card, "int8").is_file()
-    configs = [("onnxruntime", "fp32")] + ([("onnxruntime", "int8")] if has_int8 else [])
-    if openvino_available():
-        configs.append(("openvino", "fp32"))
-        if "BF16" in openvino_cpu_capabilities():
-            configs.append(("openvino", "bf16"))
-        else:
-            print("openvino bf16: skipped (no BF16 in OpenVINO's CPU capabilities)")
-        if has_int8:
-            configs.append(("openvino", "int8"))
-    else:
-        print("openvino: skipped (not installed: pip install -e .[openvino])")
-    if not has_int8:
-        print(f"int8: skipped (no {sibling_card_path(card, 'int8').name} beside {card.card_path.name}: "
-              "python tools/quantize_int8.py)")
-    return configs
+    """The (backend, precision) pairs that run ``card`` here (bench_networks.configurations: int8
+    on ONNX Runtime only when the int8 sibling is an ONNX file, bf16 only with BF16); prints what is
+    left out and why."""
+    ok, skipped = _networks.configurations(card)
+    for what, why in skipped:
+        print(f"{what}: skipped ({why})")
+    return ok
 
 
-def bonn_coco_annotations(path: Path, out: Path) -> Path:
-    """A copy of the Bonn annotations that pycocotools can score: each person gets an ``area``
-    (the keypoint box's, as the file has no segment areas) and a ``bbox``."""
-    data = json.loads(path.read_text())
-    for ann in data["annotations"]:
-        box = ann.get("bbox") or ann.get("bbox_from_keypoints")
-        ann["bbox"] = box
-        ann["area"] = float(box[2] * box[3])
-    out.write_text(json.dumps(data))
-    return out
+bonn_coco_annotations = _networks.bonn_coco_annotations  # tools/quality_baseline.py's, the one copy
 
 
 def _ap(argv: list[str]) -> tuple[float, str]:
@@ -94,6 +76,7 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=150, help="frames for the end-to-end run")
     parser.add_argument("--ap", action="store_true", help="also COCO AP on coco-train-mini and Bonn (livepose eval)")
     parser.add_argument("--track", action="store_true", help="also livepose eval-track on the Bonn frames")
+    parser.add_argument("--model", metavar="NAME", help="the bundled network to measure (default: the default one)")
     parser.add_argument("--only", metavar="BACKEND:PRECISION", action="append",
                         help="measure only these configurations (e.g. onnxruntime:int8; repeatable)")
     args = parser.parse_args()
@@ -101,9 +84,11 @@ def main() -> int:
     from livepose.card import load_card
     from livepose.cli import main as cli_main
     from livepose.inference import make_network
+    from livepose.models import card_for
     from livepose.preprocess import Preprocessor
 
-    card = load_card(None, None)
+    card = card_for(args.model) if args.model else load_card(None, None)
+    model = ["--model", args.model] if args.model else []
     configs = configurations(card)
     if args.only:
         configs = [c for c in configs if f"{c[0]}:{c[1]}" in args.only]
@@ -162,7 +147,7 @@ def main() -> int:
             bare = len(prepared) / (time.perf_counter() - t0)
             with tempfile.TemporaryDirectory() as tmp:
                 argv = ["run", str(VIDEO), "--max-frames", str(len(frames)), "--jsonl", f"{tmp}/out.jsonl",
-                        "--quiet", "--backend", c[0], "--precision", c[1]]
+                        "--quiet", "--backend", c[0], "--precision", c[1], *model]
                 if args.threads:
                     argv += ["--threads", str(args.threads)]
                 t0 = time.perf_counter()
@@ -190,7 +175,7 @@ def main() -> int:
                 base = None
                 for c in configs:
                     ap, line = _ap(["eval", "--annotations", str(annotations), "--images", str(images), "--quiet",
-                                    "--backend", c[0], "--precision", c[1]])
+                                    "--backend", c[0], "--precision", c[1], *model])
                     base = ap if base is None else base
                     print(f"  {c[0]:<12} {c[1]}  AP {ap:.3f}  (vs first {ap - base:+.3f})  {line}")
     if args.track:
@@ -200,7 +185,7 @@ def main() -> int:
         print(f"tracking on the Bonn frames (livepose eval-track --annotations {BONN_ANN} --frames {BONN}):")
         for c in configs:
             out = subprocess.run([sys.executable, "-m", "livepose", "eval-track", "--annotations", str(BONN_ANN),
-                                  "--frames", str(BONN), "--quiet", "--backend", c[0], "--precision", c[1]],
+                                  "--frames", str(BONN), "--quiet", "--backend", c[0], "--precision", c[1], *model],
                                  capture_output=True, text=True, cwd=REPO)
             lines = [ln for ln in out.stdout.splitlines() if ln.startswith(("MOTA", "keypoints:"))]
             print(f"  {c[0]:<12} {c[1]}  " + ("  |  ".join(lines) or (out.stdout + out.stderr).strip()[-300:]))

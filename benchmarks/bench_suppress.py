@@ -2,11 +2,12 @@
 
     python benchmarks/bench_suppress.py                              # cache (once), then the tables
     python benchmarks/bench_suppress.py --shared ../shared --sweep   # plus the tuning sweeps
-    python benchmarks/bench_suppress.py --min-score 0.1 --no-nms     # other settings than the defaults
+    python benchmarks/bench_suppress.py --min-person-score 0.1 --no-pose-nms  # other settings than the defaults
     python benchmarks/bench_suppress.py --model lwop --sets coco,bonn  # another network, some sets only
 
 The raw poses of every image and frame are computed once with ``PoseEstimator`` (the bundled
-network unless --model, on --backend, default onnxruntime) and cached as .npz files in --cache
+network unless --model, on --backend, default onnxruntime; ``suppress=SUPPRESS_OFF``: the
+decoder's poses, before the suppression every command now applies) and cached as .npz files in --cache
 (keyed by the network and its input size), so every later run and every tuning step only
 re-runs :func:`livepose.suppress.suppress`, the COCO scoring and the tracker.
 
@@ -99,10 +100,11 @@ class Cache:
     def estimator(self):
         if self._estimator is None:
             from livepose import PoseEstimator
+            from livepose.settings import SUPPRESS_OFF
 
             size = tuple(int(v) for v in self.args.size.split("x")) if self.args.size else None
             self._estimator = PoseEstimator(model=self.args.model, backend=self.args.backend, size=size,
-                                            threads=self.args.threads)
+                                            threads=self.args.threads, suppress=SUPPRESS_OFF)  # the raw poses
             print(f"# network: {self._estimator.describe()}", flush=True)
         return self._estimator
 
@@ -299,8 +301,9 @@ def track_stats(vs: VideoSet, settings) -> dict:
 def time_suppress(videos: list[VideoSet], settings, people: int = 20, calls: int = 300) -> dict:
     """Microseconds per ``suppress`` call on frames of ``people`` real poses: the busiest frames of
     the videos, each joined with the next busiest ones (moved right by 4000 pixels each) until it
-    holds that many people."""
-    from livepose.suppress import suppress
+    holds that many people; and per call of the decode stage's :class:`Suppressor` (made once per
+    skeleton, ``copy=False``: the poses themselves back when nothing is dropped)."""
+    from livepose.suppress import Suppressor, suppress
 
     pool = sorted(((p, v.limbs) for v in videos for p in v.poses if len(p)), key=lambda pl: -len(pl[0]))
     if not pool:
@@ -315,14 +318,19 @@ def time_suppress(videos: list[VideoSet], settings, people: int = 20, calls: int
         conf = np.concatenate([p.conf for p in joined])[:people]
         score = np.concatenate([p.score for p in joined])[:people]
         frames.append((Poses(xy, conf, score, pool[k][0].part_names), pool[k][1]))
-    ts = []
+    stage = Suppressor(frames[0][0].part_names, frames[0][1], settings)
+    ts, tstage = [], []
     for k in range(calls):
         p, limbs = frames[k % len(frames)]
         t0 = time.perf_counter()
         suppress(p, limbs, settings)
-        ts.append(time.perf_counter() - t0)
-    ts = np.array(ts[20:]) * 1e6
+        t1 = time.perf_counter()
+        stage(p, copy=False)
+        tstage.append(time.perf_counter() - t1)
+        ts.append(t1 - t0)
+    ts, tstage = np.array(ts[20:]) * 1e6, np.array(tstage[20:]) * 1e6
     return {"people": people, "median_us": float(np.median(ts)), "p90_us": float(np.percentile(ts, 90)),
+            "stage_median_us": float(np.median(tstage)), "stage_p90_us": float(np.percentile(tstage, 90)),
             "largest_frame": len(pool[0][0])}
 
 
@@ -330,12 +338,15 @@ def settings_from(args):
     from livepose.suppress import SuppressSettings
 
     base = SuppressSettings()
-    changes = {k: v for k, v in (("min_score", args.min_score), ("nms_distance", args.nms_distance),
-                                 ("nms_overlap", args.nms_overlap), ("nms_box_parts", args.nms_box_parts),
-                                 ("nms_box_margin", args.nms_box_margin), ("max_limb_ratio", args.max_limb_ratio),
-                                 ("limb_action", args.limb_action)) if v is not None}
-    if args.no_nms:
-        changes["nms"] = False
+    changes = {k: v for k, v in (("min_person_score", args.min_person_score),
+                                 ("pose_nms_distance", args.pose_nms_distance),
+                                 ("pose_nms_overlap", args.pose_nms_overlap),
+                                 ("pose_nms_box_parts", args.pose_nms_box_parts),
+                                 ("pose_nms_box_margin", args.pose_nms_box_margin),
+                                 ("max_limb_ratio", args.max_limb_ratio), ("limb_action", args.limb_action))
+               if v is not None}
+    if args.no_pose_nms:
+        changes["pose_nms"] = False
     return base.with_(**changes)
 
 
@@ -376,21 +387,21 @@ def sweep(cocos, videos, base_coco) -> None:
     from livepose.suppress import SuppressSettings
 
     default = SuppressSettings()
-    off = default.with_(min_score=0.0, nms=False, max_limb_ratio=0.0)
+    off = default.with_(min_person_score=0.0, pose_nms=False, max_limb_ratio=0.0)
     alone = [("all off", off)]
-    alone += [(f"min_score={v}", off.with_(min_score=v)) for v in (0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.12, 0.15)]
-    alone += [(f"nms same parts only, nms_distance={v} nms_overlap={o}",
-               off.with_(nms=True, nms_box_parts=0, nms_distance=v, nms_overlap=o))
+    alone += [(f"min_person_score={v}", off.with_(min_person_score=v)) for v in (0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.12, 0.15)]
+    alone += [(f"nms same parts only, pose_nms_distance={v} pose_nms_overlap={o}",
+               off.with_(pose_nms=True, pose_nms_box_parts=0, pose_nms_distance=v, pose_nms_overlap=o))
               for o in (0.5, 0.8) for v in (0.05, 0.1, 0.2, 0.3)]
-    alone += [(f"nms box only, nms_box_parts={v} nms_box_margin={m}",
-               off.with_(nms=True, nms_distance=0.0, nms_box_parts=v, nms_box_margin=m))
+    alone += [(f"nms box only, pose_nms_box_parts={v} pose_nms_box_margin={m}",
+               off.with_(pose_nms=True, pose_nms_distance=0.0, pose_nms_box_parts=v, pose_nms_box_margin=m))
               for m in (0.0, 0.1, 0.2, 0.3, 0.5) for v in (3, 5, 6, 8)]
     alone += [(f"max_limb_ratio={v} limb_action={a}", off.with_(max_limb_ratio=v, limb_action=a))
               for a in ("cut", "drop") for v in (2.0, 2.5, 3.0, 4.0)]
     around = [("defaults", default)]
-    for name, values in (("min_score", (0.0, 0.03, 0.05, 0.06)), ("nms_distance", (0.0, 0.2, 0.3)),
-                         ("nms_overlap", (0.3, 0.8)), ("nms_box_parts", (0, 4, 6, 8)),
-                         ("nms_box_margin", (0.0, 0.1, 0.3)), ("max_limb_ratio", (0.0, 2.0, 2.5, 4.0)),
+    for name, values in (("min_person_score", (0.0, 0.03, 0.05, 0.06)), ("pose_nms_distance", (0.0, 0.2, 0.3)),
+                         ("pose_nms_overlap", (0.3, 0.8)), ("pose_nms_box_parts", (0, 4, 6, 8)),
+                         ("pose_nms_box_margin", (0.0, 0.1, 0.3)), ("max_limb_ratio", (0.0, 2.0, 2.5, 4.0)),
                          ("limb_min_others", (1, 3)), ("limb_action", ("drop",))):
         around += [(f"{name}={v}", default.with_(**{name: v})) for v in values]
     for title, rows in (("each rule alone", alone), ("one setting moved from the defaults", around)):
@@ -415,12 +426,12 @@ def main(argv=None) -> int:
     ap.add_argument("--sweep", action="store_true", help="also the tuning sweeps (each rule alone)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     g = ap.add_argument_group("settings (default: SuppressSettings())")
-    g.add_argument("--min-score", type=float)
-    g.add_argument("--no-nms", action="store_true")
-    g.add_argument("--nms-distance", type=float)
-    g.add_argument("--nms-overlap", type=float)
-    g.add_argument("--nms-box-parts", type=int)
-    g.add_argument("--nms-box-margin", type=float)
+    g.add_argument("--min-person-score", type=float)
+    g.add_argument("--no-pose-nms", action="store_true")
+    g.add_argument("--pose-nms-distance", type=float)
+    g.add_argument("--pose-nms-overlap", type=float)
+    g.add_argument("--pose-nms-box-parts", type=int)
+    g.add_argument("--pose-nms-box-margin", type=float)
     g.add_argument("--max-limb-ratio", type=float)
     g.add_argument("--limb-action", choices=("cut", "drop"))
     args = ap.parse_args(argv)
@@ -468,7 +479,8 @@ def main(argv=None) -> int:
     if timing:
         print(f"## Timing: suppress() on {timing['people']} people (the busiest frames, up to "
               f"{timing['largest_frame']} people, joined): median {timing['median_us']:.0f} us, "
-              f"p90 {timing['p90_us']:.0f} us per call\n")
+              f"p90 {timing['p90_us']:.0f} us per call; the decode stage's Suppressor: median "
+              f"{timing['stage_median_us']:.0f} us, p90 {timing['stage_p90_us']:.0f} us\n")
     out["timing"] = timing
     if args.sweep:
         sweep(cocos, videos, base_coco)

@@ -17,6 +17,7 @@ _EXPORTS = {
     "OPENPOSE_RULES": "livepose.settings", "TFPOSE_RULES": "livepose.settings", "DecodeConfig": "livepose.settings",
     "RunConfig": "livepose.settings", "ModelSettings": "livepose.settings", "CaptureSettings": "livepose.settings",
     "OutputSettings": "livepose.settings", "TrackerConfig": "livepose.settings", "SettingError": "livepose.settings",
+    "SuppressSettings": "livepose.settings", "SUPPRESS_OFF": "livepose.settings",
     "InputError": "livepose.errors", "LiveposeError": "livepose.errors", "ModelError": "livepose.errors",
     "OutputError": "livepose.errors",
     "PoseEstimator": "livepose.estimator", "StageTimes": "livepose.estimator",

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from livepose.errors import InputError
-from livepose.settings import (AugmentSettings, CaptureSettings, DecodeConfig, ModelSettings, OutputSettings, RunConfig,
-                               SettingError)
+from livepose.settings import (AUTO_SIZE, AugmentSettings, CaptureSettings, DecodeConfig, ModelSettings, OutputSettings,
+                               RunConfig, SettingError, SuppressSettings)
 
 #: the warning of an accuracy mode given for a live source (which then runs one scale)
 LIVE_AUGMENT_WARNING = "--accuracy/--scales/--flip ignored: a live source runs one scale (lowest latency)"
@@ -42,12 +42,49 @@ def open_capture(capture: CaptureSettings, *, on_event: Say | None = None):
 
 
 def build_estimator(model: ModelSettings, decode: DecodeConfig | None = None, *, warm_up: bool = True,
-                    augment: AugmentSettings | None = None):
+                    augment: AugmentSettings | None = None, suppress: SuppressSettings | None = None):
     """The network on its engine with the photo stages (:class:`livepose.estimator.PoseEstimator`),
-    in the accuracy mode ``augment`` (None: one plain run per image)."""
+    in the accuracy mode ``augment`` (None: one plain run per image), dropping the false people
+    ``suppress`` names after decoding (None: the default rules)."""
     from livepose.estimator import PoseEstimator
 
-    return PoseEstimator.from_settings(model, decode, warm_up=warm_up, augment=augment)
+    if model.size == AUTO_SIZE:
+        raise SettingError("setting model.size: 'auto' picks one input size for a whole video run (livepose run, "
+                           "livepose.open, livepose.run); for photos and evaluation give WxH, e.g. -1x552")
+    if augment is not None and augment.active and model.precision == "auto":
+        model = _exact_precision(model)
+    return PoseEstimator.from_settings(model, decode, warm_up=warm_up, augment=augment, suppress=suppress)
+
+
+def _exact_precision(model: ModelSettings) -> ModelSettings:
+    """The accuracy mode runs the card's own (fp32) model: ``precision="auto"`` may otherwise take a
+    faster, slightly less accurate one (lwop's int8 IR on OpenVINO, see the card's ``auto_precision``)."""
+    from livepose.models import card_for
+
+    card = card_for(model.model, model.card)
+    return model.with_(precision="fp32") if card.precision == "fp32" and card.auto_precision else model
+
+
+def choose_size(estimator, source, *, max_frames: int | None = None, warn: Say | None = None,
+                announce: Say | None = None):
+    """``size="auto"``: (the estimator at the input size picked from sampled frames of ``source``, the
+    :class:`livepose.autosize.SizeChoice`).  A source whose frames cannot be sampled ahead (live)
+    keeps the card's size and says so through ``warn``; ``announce`` gets the line saying what was
+    picked and why."""
+    from livepose import autosize
+
+    frames = [] if source.is_live else autosize.sample_frames(source, limit=max_frames)
+    if not frames:
+        if warn is not None:
+            w, h = estimator.size
+            warn(autosize.LIVE_WARNING.format(size=f"{w}x{h}") if source.is_live
+                 else f"--size auto: no frame of {getattr(source, 'label', source.name)} could be sampled; "
+                      f"the network's default size {w}x{h}")
+        return estimator, None
+    choice = autosize.auto_size(estimator, frames)
+    if announce is not None:
+        announce(choice.line)
+    return estimator.with_size(choice.size), choice
 
 
 def build_outputs(outputs: OutputSettings, source_name: str, *, warn: Say | None = None,
@@ -113,6 +150,7 @@ class Run:
     estimator: object
     stream: object
     outputs: list
+    size_choice: object = None  # size "auto": the livepose.autosize.SizeChoice made (None otherwise)
 
     @property
     def batch(self) -> int:
@@ -135,18 +173,26 @@ def build(config: RunConfig, *, outputs: bool = True, on_event: Say | None = Non
     ``on_event``: one line per live-source event (reconnects); ``warn``: one line per warning
     (a receiver not listening; unless ``config.quiet`` also a batch ignored for a live source or in
     the accuracy mode, the accuracy mode ignored for a live source, or a GPU provider that did not load); ``announce``: what the run is (the network line, the
-    viewer's address).
+    viewer's address).  Input size ``"auto"`` (:mod:`livepose.autosize`): the size is picked from
+    sampled frames before the stream is made (``announce`` gets the line saying why; a live
+    source keeps the card's size, with a warning) and kept in :attr:`Run.size_choice`.
     """
     from livepose.pipeline import PoseStream
 
     source = open_capture(config.capture, on_event=on_event)
     try:
         made = build_outputs(config.outputs, source.name, warn=warn, announce=announce) if outputs else []
-        estimator = build_estimator(config.model, config.decode, warm_up=False,  # the stream warms up
-                                    augment=config.augment)
+        auto = config.model.size == AUTO_SIZE
+        estimator = build_estimator(config.model.with_(size=None) if auto else config.model, config.decode,
+                                    warm_up=False,  # the stream warms up
+                                    augment=config.augment, suppress=config.suppress)
         batch = config.capture.batch
         augmented = config.augment.active
         say = warn if warn is not None and not config.quiet else None
+        size_choice = None
+        if auto:  # before the stream: its letterbox ring is sized once, for the one input size
+            estimator, size_choice = choose_size(estimator, source, max_frames=config.capture.max_frames, warn=say,
+                                                 announce=announce)
         if source.is_live and augmented:
             if say is not None:
                 say(LIVE_AUGMENT_WARNING)
@@ -178,7 +224,7 @@ def build(config: RunConfig, *, outputs: bool = True, on_event: Say | None = Non
     except BaseException:
         source.close()
         raise
-    return Run(config, source, estimator, stream, made)
+    return Run(config, source, estimator, stream, made, size_choice)
 
 
 def open_stream(source: str | None = None, **settings):

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from livepose.errors import ModelError
+from livepose.settings import DecodeConfig, SettingError
 
 DEFAULT_CARD_NAME = "lwop.json"
 # Weight precisions a card may declare (field 'precision', default fp32)
@@ -86,6 +89,15 @@ class ModelCard:
     pafs: MapSpec
     precision: str = "fp32"  # of the model file's weights (a converted sibling says e.g. "fp16")
     flip: FlipSpec | None = None  # left/right pairs, for the accuracy mode's mirrored run
+    # the network's own decoding rules (a card's ``decode``), used when a run names none (None: OpenPose's)
+    decode: DecodeConfig | None = None
+    # per backend, the precision ``--precision auto`` takes (its sibling card), e.g.
+    # (("openvino", "int8"),): measured on the dev sets before a card says so (models/README.md)
+    auto_precision: tuple[tuple[str, str], ...] = ()
+
+    def auto_precision_for(self, backend: str) -> str | None:
+        """The precision ``auto`` means on ``backend`` for this card (None: its own model's)."""
+        return dict(self.auto_precision).get(backend)
 
     @property
     def num_parts(self) -> int:
@@ -171,6 +183,32 @@ def _flip_spec(data: Any, where: str, parts: list[str], limbs: list[tuple[int, i
         rev.append(limbs[m] != (fa, fb))
     return FlipSpec(pairs=tuple(pairs), parts=np.asarray(perm, np.int32), limbs=np.asarray(mirror, np.int32),
                     reversed=np.asarray(rev, np.bool_))
+
+
+def _decode_spec(data: Any, where: str) -> DecodeConfig | None:
+    """The card's optional ``decode`` field: the network's default decoding rules, as
+    ``{DecodeConfig field: value}``; a field not named keeps OpenPose's value."""
+    if data is None:
+        return None
+    names = [f.name for f in dataclass_fields(DecodeConfig)]
+    if not isinstance(data, dict):
+        raise ModelError(f"{where}: field 'decode' must be an object of decoding settings ({', '.join(names)})")
+    defaults = DecodeConfig()
+    values = {}
+    for key, value in data.items():
+        if key not in names:
+            raise ModelError(f"{where}: field 'decode.{key}' is not a decoding setting; the settings are "
+                             + ", ".join(names))
+        if isinstance(getattr(defaults, key), float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)  # JSON's 0 for 0.0
+        values[key] = value
+    try:
+        return DecodeConfig(**values)
+    except SettingError as exc:  # "setting decode.NAME: must be ...; got V[; setting ...]": the first one
+        first = re.match(r"setting decode\.(\w+): (.*?)(?=; setting |$)", str(exc))
+        if first is None:
+            raise ModelError(f"{where}: field 'decode': {exc}") from None
+        raise ModelError(f"{where}: field 'decode.{first.group(1)}' {first.group(2)}") from None
 
 
 def load_card(card_path: str | Path | None = None, model_path: str | Path | None = None) -> ModelCard:
@@ -278,6 +316,8 @@ def load_card(card_path: str | Path | None = None, model_path: str | Path | None
     if precision not in CARD_PRECISIONS:
         raise ModelError(f"{where}: field 'precision' must be one of {', '.join(CARD_PRECISIONS)}, got {precision!r}")
     flip = _flip_spec(data.get("flip"), where, parts, limbs)
+    decode = _decode_spec(data.get("decode"), where)
+    auto = _auto_precision(data.get("auto_precision"), where)
     return ModelCard(
         name=name,
         model_path=model_file,
@@ -292,7 +332,30 @@ def load_card(card_path: str | Path | None = None, model_path: str | Path | None
         pafs=paf,
         precision=precision,
         flip=flip,
+        decode=decode,
+        auto_precision=auto,
     )
+
+
+AUTO_BACKENDS = ("onnxruntime", "openvino")
+
+
+def _auto_precision(value: Any, where: str) -> tuple[tuple[str, str], ...]:
+    """A card's ``auto_precision``: {backend: precision}, e.g. {"openvino": "int8"}."""
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise ModelError(f"{where}: field 'auto_precision' must be an object {{backend: precision}}")
+    out = []
+    for backend, precision in value.items():
+        if backend not in AUTO_BACKENDS:
+            raise ModelError(f"{where}: field 'auto_precision' names backend {backend!r}; "
+                             f"use {' or '.join(AUTO_BACKENDS)}")
+        if precision not in CARD_PRECISIONS:
+            raise ModelError(f"{where}: field 'auto_precision.{backend}' must be one of "
+                             f"{', '.join(CARD_PRECISIONS)}, got {precision!r}")
+        out.append((backend, precision))
+    return tuple(sorted(out))
 
 
 def sibling_card_path(card: ModelCard, precision: str) -> Path:

@@ -32,13 +32,20 @@ from livepose.errors import InputError, LiveposeError  # noqa: E402
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_MODEL, EXIT_OUTPUT, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 
-def _size(text: str) -> tuple[int, int]:
+def _size(text: str | None) -> tuple[int, int] | str | None:
+    """--size: WxH (-1 in one of them keeps the aspect ratio) or auto; a wrong value is one
+    SettingError line (exit 2), raised when the settings are made."""
     from livepose.preprocess import parse_size
 
+    if text is None:
+        return None
+    if text.strip().lower() == S.AUTO_SIZE:
+        return S.AUTO_SIZE
     try:
         return parse_size(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    except ValueError:
+        raise S.SettingError(f"--size: must be WxH (e.g. 432x368; -1 in one of them keeps the aspect ratio; "
+                             f"at most 4096) or auto; got {text!r}") from None
 
 
 def _positive_int(text: str) -> int:
@@ -80,12 +87,16 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
                    help="a bundled network by name (see livepose models; default: the first listed there) or an "
                         "ONNX file, whose card is the .json beside it")
     g.add_argument("--card", type=Path, metavar="JSON", help="model card, when not beside the model")
-    g.add_argument("--size", type=_size, metavar="WxH",
-                   help="network input size; -1 keeps the aspect ratio, e.g. -1x368 (default: the card's)")
-    g.add_argument("--rules", choices=S.RULE_NAMES, default="openpose",
-                   help="limb-grouping rules: OpenPose's (default) or tf-pose-estimation's")
+    g.add_argument("--size", metavar="WxH|auto",
+                   help="network input size; -1 keeps the aspect ratio, e.g. -1x368 (default: the card's); "
+                        "auto (livepose run on a file or folder): the smallest of the card's height, 1.5x and 2x "
+                        "that finds as many people on a few sampled frames (small people in wide shots)")
+    g.add_argument("--rules", choices=S.RULE_NAMES,
+                   help="limb-grouping rules: OpenPose's or tf-pose-estimation's (default: the network's own, "
+                        "its card's decode field, else OpenPose's)")
     g.add_argument("--upsample", type=_positive_int, metavar="F",
-                   help="enlarge heatmaps and PAFs F times before decoding (default 1)")
+                   help="enlarge heatmaps and PAFs F times before decoding (default: the network's rules' "
+                        "factor, 1 for OpenPose's); alone, on OpenPose's rules")
     g.add_argument("--providers", metavar="LIST",
                    help="ONNX Runtime execution providers in order, comma separated, e.g. "
                         "CUDAExecutionProvider,CPUExecutionProvider (default: TensorRT if its libraries load, "
@@ -121,6 +132,16 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     a.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
                    help="also run the mirror image (left and right swapped back by the card's 'flip' pairs); "
                         "--no-flip turns off --accuracy high's")
+    s = p.add_argument_group(
+        "false people (dropped after decoding, before tracking and scoring)",
+        "on by default: weak partial skeletons (a head or a leg apart from its person), duplicates, "
+        "implausible limbs (cut)")
+    s.add_argument("--suppress", action=argparse.BooleanOptionalAction, default=True,
+                   help="drop them (default); --no-suppress keeps every pose the decoder finds")
+    s.add_argument("--min-person-score", metavar="S",
+                   help="drop people whose score is below S, 0 to 1 (default "
+                        f"{S.SuppressSettings().min_person_score:g}; 0 keeps every score); with --no-suppress, "
+                        "the only rule on")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -239,13 +260,29 @@ def build_parser() -> argparse.ArgumentParser:
 # -- arguments -> settings (the only translation between the two) ----------------------------
 def model_settings(args: argparse.Namespace) -> S.ModelSettings:
     providers = tuple(p.strip() for p in args.providers.split(",") if p.strip()) if args.providers else None
-    return S.ModelSettings(model=_path(args.model), card=_path(args.card), size=args.size, backend=args.backend,
+    return S.ModelSettings(model=_path(args.model), card=_path(args.card), size=_size(args.size), backend=args.backend,
                            precision=args.precision, providers=providers or None, threads=args.threads,
                            allow_fallback=args.allow_fallback, trt_cache=_path(args.trt_cache))
 
 
-def decode_settings(args: argparse.Namespace) -> S.DecodeConfig:
-    return S.decode_rules(args.rules, args.upsample)
+def decode_settings(args: argparse.Namespace) -> S.DecodeConfig | None:
+    """The rules --rules and --upsample name; None when neither is given (the network card's own)."""
+    if args.rules is None and args.upsample is None:
+        return None
+    return S.decode_rules(args.rules or "openpose", args.upsample)
+
+
+def suppress_settings(args: argparse.Namespace) -> S.SuppressSettings:
+    """The false people dropped after decoding: the default rules, or none (--no-suppress), with
+    --min-person-score over either."""
+    settings = S.SuppressSettings() if args.suppress else S.SUPPRESS_OFF
+    if args.min_person_score is None:
+        return settings
+    try:
+        return settings.with_(min_person_score=float(args.min_person_score))
+    except (ValueError, S.SettingError):
+        raise InputError(f"--min-person-score: must be a number from 0 to 1 (0 keeps every score); "
+                         f"got {args.min_person_score!r}") from None
 
 
 def augment_settings(args: argparse.Namespace) -> S.AugmentSettings:
@@ -294,6 +331,7 @@ def run_config(args: argparse.Namespace) -> S.RunConfig:
         outputs=output_settings(args),
         quiet=args.quiet,
         augment=augment_settings(args),
+        suppress=suppress_settings(args),
     )
 
 
@@ -305,7 +343,7 @@ def _estimator(args: argparse.Namespace, warm_up: bool = True):
     from livepose.build import build_estimator
 
     return build_estimator(model_settings(args), decode_settings(args), warm_up=warm_up,
-                           augment=augment_settings(args))
+                           augment=augment_settings(args), suppress=suppress_settings(args))
 
 
 def _prepare_folder(path: Path) -> None:

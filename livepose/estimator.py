@@ -6,8 +6,9 @@
 It loads the network once (:func:`livepose.inference.make_network`) and runs the same stage
 objects as the video pipeline (:mod:`livepose.stages`): letterbox, inference, decode.  With
 ``augment`` (the accuracy mode, e.g. ``augment=accuracy_preset("high")``) inference runs the
-network at several scales and on the mirror image and fuses the maps (:mod:`livepose.augment`).  The
-video pipeline asks it for its own set of stages around the same network
+network at several scales and on the mirror image and fuses the maps (:mod:`livepose.augment`).
+Decoding ends with the false people dropped (``suppress``, :mod:`livepose.suppress`; on by default,
+``suppress=SUPPRESS_OFF`` turns it off).  The video pipeline asks it for its own set of stages around the same network
 (:meth:`PoseEstimator.stages`).  One instance per thread.
 """
 
@@ -19,7 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from livepose.card import ModelCard
-from livepose.settings import AugmentSettings, DecodeConfig, ModelSettings, TrackerConfig
+from livepose.settings import AugmentSettings, DecodeConfig, ModelSettings, SuppressSettings, TrackerConfig
 from livepose.stages import Stages, make_stages
 from livepose.types import Frame, Poses, StageTimings
 
@@ -31,8 +32,9 @@ class PoseEstimator:
     """The network and the photo stages.  ``settings`` (a :class:`ModelSettings`) or the same
     settings as keywords (``model``, ``size``, ``providers``, ``threads``, ``backend``,
     ``precision``, ``allow_fallback``, ``trt_cache``, ``io_binding``); ``card``: a loaded card
-    instead of ``model``; ``decode``: the decoding rules (default OpenPose's); ``augment``: the
-    accuracy mode (default: one plain run per image)."""
+    instead of ``model``; ``decode``: the decoding rules (default: the card's ``decode``, else OpenPose's); ``augment``: the
+    accuracy mode (default: one plain run per image); ``suppress``: the false people dropped after
+    decoding (default: :class:`SuppressSettings`' rules; ``SUPPRESS_OFF``: none)."""
 
     def __init__(
         self,
@@ -51,6 +53,7 @@ class PoseEstimator:
         warm_up: bool = True,
         settings: ModelSettings | None = None,
         augment: AugmentSettings | None = None,
+        suppress: SuppressSettings | None = None,
     ):
         from livepose.inference import make_network
 
@@ -66,24 +69,29 @@ class PoseEstimator:
             card = card_for(settings.model, settings.card)
         self.network = make_network(card, settings)
         self.card = self.network.card  # e.g. the fp16 sibling card for precision fp16 (same parts and limbs)
-        self.decode_config = decode if decode is not None else DecodeConfig()
+        # no rules named: the card's own (its ``decode`` field), else OpenPose's
+        self.decode_config = decode if decode is not None else (getattr(self.card, "decode", None) or DecodeConfig())
         self.augment = augment if augment is not None else AugmentSettings()
-        self._stages = make_stages(self.network, size=settings.size, decode=self.decode_config, augment=self.augment)
+        self.suppress = suppress if suppress is not None else SuppressSettings()
+        self._stages = make_stages(self.network, size=settings.size, decode=self.decode_config, augment=self.augment,
+                                   suppress=self.suppress)
         self.size = self._stages.letterbox.size
         if warm_up:
             self.warm_up()
 
     @classmethod
     def from_settings(cls, model: ModelSettings, decode: DecodeConfig | None = None, *,
-                      warm_up: bool = True, augment: AugmentSettings | None = None) -> "PoseEstimator":
-        return cls(settings=model, decode=decode, warm_up=warm_up, augment=augment)
+                      warm_up: bool = True, augment: AugmentSettings | None = None,
+                      suppress: SuppressSettings | None = None) -> "PoseEstimator":
+        return cls(settings=model, decode=decode, warm_up=warm_up, augment=augment, suppress=suppress)
 
     def with_size(self, size: tuple[int, int] | None) -> "PoseEstimator":
         """The same network (no new session) at another input size."""
         other = object.__new__(PoseEstimator)
         other.__dict__.update(self.__dict__)
         other.settings = self.settings.with_(size=size)
-        other._stages = make_stages(self.network, size=size, decode=self.decode_config, augment=self.augment)
+        other._stages = make_stages(self.network, size=size, decode=self.decode_config, augment=self.augment,
+                                    suppress=self.suppress)
         other.size = other._stages.letterbox.size
         return other
 
@@ -93,7 +101,17 @@ class PoseEstimator:
         other.__dict__.update(self.__dict__)
         other.augment = augment if augment is not None else AugmentSettings()
         other._stages = make_stages(self.network, size=self.settings.size, decode=self.decode_config,
-                                    augment=other.augment)
+                                    augment=other.augment, suppress=self.suppress)
+        return other
+
+    def with_suppress(self, suppress: SuppressSettings | None) -> "PoseEstimator":
+        """The same network (no new session) with other suppression rules (None: the defaults;
+        ``SUPPRESS_OFF``: the decoder's poses as they are)."""
+        other = object.__new__(PoseEstimator)
+        other.__dict__.update(self.__dict__)
+        other.suppress = suppress if suppress is not None else SuppressSettings()
+        other._stages = make_stages(self.network, size=self.settings.size, decode=self.decode_config,
+                                    augment=self.augment, suppress=other.suppress)
         return other
 
     def plan(self, image_size: tuple[int, int]):
@@ -120,14 +138,14 @@ class PoseEstimator:
     def stages(self, *, tracking: bool = False, track: TrackerConfig | None = None, tracker=None,
                render: bool = False, batch: int = 1, letterbox_ring: int = 1, output_ring: int = 1,
                picture_ring: int = 2, plain: bool = False) -> Stages:
-        """A new set of stages around this estimator's network, input size, decoding rules and
-        accuracy mode (for a video stream: its own buffers, rings and tracker).  ``tracker``: an
+        """A new set of stages around this estimator's network, input size, decoding rules,
+        suppression and accuracy mode (for a video stream: its own buffers, rings and tracker).  ``tracker``: an
         existing :class:`livepose.track.PoseTracker` to use instead of a new one made from ``track``.
         ``plain``: one network run per frame whatever the accuracy mode (a live source)."""
         stages = make_stages(self.network, size=self.size, decode=self.decode_config, track=track,
                              tracking=tracking and tracker is None, render=render, batch=batch,
                              letterbox_ring=letterbox_ring, output_ring=output_ring, picture_ring=picture_ring,
-                             augment=None if plain else self.augment)
+                             augment=None if plain else self.augment, suppress=self.suppress)
         if tracker is not None:
             stages.track.use(tracker)
         return stages

@@ -4,6 +4,7 @@
     ├── model:   ModelSettings     which network, at what input size, on which engine
     ├── decode:  DecodeConfig      how heatmaps and PAFs become people (OpenPose's or tf-pose's rules)
     ├── augment: AugmentSettings   the accuracy mode: network scales and the mirrored run, fused maps
+    ├── suppress: SuppressSettings false people (fragments, duplicates) dropped after decoding
     ├── track:   TrackerConfig     identities and smoothing; ``RunConfig.tracking`` turns it off
     ├── capture: CaptureSettings   the source, live or file policy, batching
     └── outputs: OutputSettings    files, window and network outputs
@@ -35,6 +36,7 @@ SMOOTHERS = ("kalman", "one_euro", "none")
 RULE_NAMES = ("openpose", "tfpose")
 OSC_MODES = ("both", "keypoints", "arrays")
 ACCURACY_MODES = ("normal", "high")
+LIMB_ACTIONS = ("cut", "drop")
 
 
 class SettingError(InputError, ValueError):
@@ -98,7 +100,14 @@ class _Section:
 
 
 # -- model and engine ----------------------------------------------------------------------
+#: ``ModelSettings.size`` (``--size auto``): a file run picks its input size from the people found
+#: on a few sampled frames (:mod:`livepose.autosize`); a live source runs at the card's
+AUTO_SIZE = "auto"
+
+
 def _size_ok(value: Any) -> bool:
+    if value == AUTO_SIZE:
+        return True
     w, h = value
     return (_is_int(w) and _is_int(h) and (w > 0 or w == -1) and (h > 0 or h == -1)
             and not (w == -1 and h == -1) and max(w, h) <= 4096)
@@ -110,7 +119,7 @@ class ModelSettings(_Section):
 
     ``model``: an ONNX file (None: the bundled network); ``card``: its card when not the .json
     beside it.  ``size``: (w, h) network input, -1 in one of them keeps the aspect ratio (None:
-    the card's).  ``backend`` and ``precision``: see :func:`livepose.inference.select.choose_engine`
+    the card's; ``"auto"``: picked per file run, :mod:`livepose.autosize`).  ``backend`` and ``precision``: see :func:`livepose.inference.select.choose_engine`
     (``auto`` never fails).  ``providers``: ONNX Runtime execution providers in order (None:
     TensorRT, CUDA, CPU as the build has them).  ``allow_fallback``: go on when a named GPU
     provider does not load.  ``threads``: inference threads (None: all cores).  ``trt_cache``:
@@ -135,7 +144,7 @@ class ModelSettings(_Section):
             value = getattr(self, name)
             if isinstance(value, Path):
                 object.__setattr__(self, name, str(value))
-        if self.size is not None and not isinstance(self.size, tuple):
+        if self.size is not None and not isinstance(self.size, (tuple, str)):
             object.__setattr__(self, "size", tuple(self.size))
         if self.providers is not None and not isinstance(self.providers, tuple):
             providers = (self.providers,) if isinstance(self.providers, str) else tuple(self.providers)
@@ -144,7 +153,7 @@ class ModelSettings(_Section):
         c.need("model", lambda v: isinstance(v, str) and v.strip(), "a path to an ONNX file", optional=True)
         c.need("card", lambda v: isinstance(v, str) and v.strip(), "a path to a model card", optional=True)
         c.need("size", _size_ok, "(width, height) in pixels up to 4096, -1 in one of them to keep the aspect "
-               "ratio", optional=True)
+               "ratio, or 'auto' (picked from the people found on sampled frames)", optional=True)
         c.choice("backend", BACKENDS)
         c.choice("precision", PRECISIONS)
         c.need("providers", lambda v: all(isinstance(p, str) and p for p in v),
@@ -299,6 +308,59 @@ def accuracy_preset(name: str = "normal") -> AugmentSettings:
     if name not in ACCURACY:
         raise SettingError(f"setting augment.accuracy: must be one of {', '.join(ACCURACY_MODES)}; got {name!r}")
     return ACCURACY[name]
+
+
+# -- suppressing false people --------------------------------------------------------------
+@dataclass(frozen=True)
+class SuppressSettings(_Section):
+    """Which false people (weak partial skeletons, duplicates, objects taken for a person) are
+    dropped between decoding and tracking; :mod:`livepose.suppress` gives the three rules in full.
+
+    ``min_person_score``: rule 1, a pose whose person score is below it goes (0: off).
+    ``pose_nms``: rule 2 on or off, a pose that a larger one covers goes: same parts within
+    ``pose_nms_distance`` (fraction of the larger person's size; 0: no same-part test) for at
+    least ``pose_nms_overlap`` of its parts, or at most ``pose_nms_box_parts`` parts (0: no box
+    test) all inside the larger one's box widened by ``pose_nms_box_margin`` x its size.
+    ``max_limb_ratio``: rule 3, a limb implying a body more than this many times what the pose's
+    other limbs imply (at least ``limb_min_others`` of them) is implausible (0: off);
+    ``limb_action``: "cut" it (the side with fewer parts goes) or "drop" the pose.
+
+    The defaults are measured by benchmarks/bench_suppress.py; :data:`SUPPRESS_OFF` turns every
+    rule off (``--no-suppress``, ``suppress=False``)."""
+
+    _section = "suppress"
+
+    min_person_score: float = 0.04
+    pose_nms: bool = True
+    pose_nms_distance: float = 0.1
+    pose_nms_overlap: float = 0.5
+    pose_nms_box_parts: int = 5
+    pose_nms_box_margin: float = 0.2
+    max_limb_ratio: float = 3.0
+    limb_min_others: int = 2
+    limb_action: str = "cut"
+
+    def __post_init__(self) -> None:
+        c = _Checks(self, self._section)
+        c.number("min_person_score", lambda v: 0.0 <= v <= 1.0, "in [0, 1] (0: off)")
+        c.flag("pose_nms")
+        c.number("pose_nms_distance", lambda v: 0.0 <= v <= 1.0, "in [0, 1] (0: no same-part test)")
+        c.number("pose_nms_overlap", lambda v: 0.0 < v <= 1.0, "in (0, 1]")
+        c.integer("pose_nms_box_parts", 0, 1000)
+        c.number("pose_nms_box_margin", lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
+        c.need("max_limb_ratio", lambda v: _is_number(v) and (v == 0.0 or v > 1.0), "0 (off) or a number > 1")
+        c.integer("limb_min_others", 1, 100)
+        c.choice("limb_action", LIMB_ACTIONS)
+        c.done()
+
+    @property
+    def active(self) -> bool:
+        """Some rule is on (else the poses pass untouched)."""
+        return self.min_person_score > 0.0 or self.pose_nms or self.max_limb_ratio > 0.0
+
+
+#: every rule off: the decoder's poses as they are (``--no-suppress``, ``suppress=False``)
+SUPPRESS_OFF = SuppressSettings(min_person_score=0.0, pose_nms=False, max_limb_ratio=0.0)
 
 
 # -- tracking ------------------------------------------------------------------------------
@@ -496,23 +558,29 @@ class OutputSettings(_Section):
 @dataclass(frozen=True)
 class RunConfig:
     """One run's settings.  ``tracking`` False gives raw poses without ids (``track`` is then
-    unused).  ``quiet``: no progress, no summary, no warnings (errors only)."""
+    unused).  ``quiet``: no progress, no summary, no warnings (errors only).  ``suppress``: the
+    false people dropped after decoding, for every command (:data:`SUPPRESS_OFF`: none).  ``decode``
+    None (the default): the network's own rules, its card's ``decode`` field, else OpenPose's; any
+    decoding setting given (``rules``, ``upsample``, ``decode=``, one field's keyword) names the whole
+    rule set instead, from OpenPose's rules unless ``rules`` says otherwise."""
 
     model: ModelSettings = field(default_factory=ModelSettings)
-    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    decode: DecodeConfig | None = None
     track: TrackerConfig = field(default_factory=TrackerConfig)
     tracking: bool = True
     capture: CaptureSettings = field(default_factory=CaptureSettings)
     outputs: OutputSettings = field(default_factory=OutputSettings)
     quiet: bool = False
     augment: AugmentSettings = field(default_factory=AugmentSettings)
+    suppress: SuppressSettings = field(default_factory=SuppressSettings)
 
     _SECTIONS = {"model": ModelSettings, "decode": DecodeConfig, "track": TrackerConfig,
-                 "capture": CaptureSettings, "outputs": OutputSettings, "augment": AugmentSettings}
+                 "capture": CaptureSettings, "outputs": OutputSettings, "augment": AugmentSettings,
+                 "suppress": SuppressSettings}
 
     def __post_init__(self) -> None:
         for name, kind in self._SECTIONS.items():
-            if not isinstance(getattr(self, name), kind):
+            if not isinstance(getattr(self, name), kind) and not (name == "decode" and self.decode is None):
                 raise SettingError(f"setting {name}: must be a {kind.__name__}; got {type(getattr(self, name)).__name__}")
         c = _Checks(self, "run")
         c.flag("tracking")
@@ -531,10 +599,12 @@ class RunConfig:
 
         A keyword is a whole section (``decode=DecodeConfig(...)``), ``track`` (True/False, or a
         TrackerConfig), ``rules`` and ``upsample`` (a named decoding rule set), ``accuracy`` (a named
-        accuracy mode, ``"normal"`` or ``"high"``; ``scales=`` and ``flip=`` given too override it), or
-        the name of one setting in any section (``batch=8``, ``precision="fp16"``, ``smoother="one_euro"``,
-        ``jsonl="out.jsonl"``, ``scales=(1, 1.5)``).  An unknown name is a :class:`SettingError`
-        listing the known ones.
+        accuracy mode, ``"normal"`` or ``"high"``; ``scales=`` and ``flip=`` given too override it),
+        ``suppress`` (True: the default rules, False: :data:`SUPPRESS_OFF`, or a SuppressSettings; a rule's
+        own keyword given too, e.g. ``min_person_score=0.1``, changes that one), or the name of one
+        setting in any section (``batch=8``, ``precision="fp16"``, ``smoother="one_euro"``,
+        ``jsonl="out.jsonl"``, ``scales=(1, 1.5)``, ``pose_nms=False``).  An unknown name is a
+        :class:`SettingError` listing the known ones.
         """
         config = base if base is not None else cls()
         sections: dict[str, Any] = {}
@@ -548,12 +618,17 @@ class RunConfig:
                 sections["tracking"] = value
             elif key in ("tracking", "quiet"):
                 sections[key] = value
+            elif key == "suppress":
+                if not isinstance(value, bool):
+                    got = repr(value) if isinstance(value, (str, int, float)) else type(value).__name__
+                    raise SettingError(f"setting suppress: must be true, false or a SuppressSettings; got {got}")
+                sections["suppress"] = SuppressSettings() if value else SUPPRESS_OFF
             else:
                 owner = _FLAT_NAMES.get(key)
                 if owner is None:
                     raise SettingError(f"setting {key}: no such setting; the settings are "
                                        + ", ".join(sorted(set(_FLAT_NAMES) | {"accuracy", "rules", "upsample",
-                                                                               "track"})))
+                                                                               "suppress", "track"})))
                 flat[owner][key] = value
         if rules is not None or upsample is not None:
             if "decode" in sections:
@@ -564,7 +639,8 @@ class RunConfig:
                 raise SettingError("setting augment: give either augment=AugmentSettings(...) or accuracy, not both")
             sections["augment"] = accuracy_preset(accuracy)
         config = replace(config, **sections)
-        changed = {name: getattr(config, name).with_(**values) for name, values in flat.items() if values}
+        changed = {name: (getattr(config, name) or cls._SECTIONS[name]()).with_(**values)
+                   for name, values in flat.items() if values}  # decode None: from OpenPose's rules
         return replace(config, **changed)
 
 
@@ -581,5 +657,6 @@ del _name, _kind, _f
 __all__ = [
     "ACCURACY", "ACCURACY_MODES", "AugmentSettings", "BACKENDS", "CaptureSettings", "DecodeConfig", "ModelSettings", "OPENPOSE_RULES", "OSC_MODES",
     "OutputSettings", "PRECISIONS", "RULES", "RULE_NAMES", "RunConfig", "SMOOTHERS", "SettingError",
-    "TFPOSE_RULES", "TrackerConfig", "accuracy_preset", "decode_rules",
+    "TFPOSE_RULES", "TrackerConfig", "accuracy_preset", "decode_rules", "AUTO_SIZE",
+    "LIMB_ACTIONS", "SUPPRESS_OFF", "SuppressSettings",
 ]

@@ -3,6 +3,7 @@
     letterbox -> inference -> decode -> track -> render
     LetterboxStage  InferenceStage  DecodeStage  TrackStage  RenderStage
                     (AugmentedInferenceStage: the accuracy mode, several runs fused)
+                                    (then the false people suppressed: livepose.suppress)
 
 Every place that turns pictures into people runs these same objects: the photo estimator
 (:class:`livepose.estimator.PoseEstimator`, all on the caller's thread), the video pipeline
@@ -27,7 +28,8 @@ from livepose.errors import ModelError
 from livepose.inference import check_stride, output_maps
 from livepose.preprocess import Letterboxer
 from livepose.render import render_result
-from livepose.settings import AugmentSettings, DecodeConfig, TrackerConfig
+from livepose.settings import AugmentSettings, DecodeConfig, SuppressSettings, TrackerConfig
+from livepose.suppress import Suppressor
 from livepose.types import Frame, FrameResult, Letterbox, NetOutput, People, Poses, StageTimings
 
 
@@ -214,18 +216,27 @@ class AugmentedInferenceStage:
 
 
 class DecodeStage:
-    """Peaks, PAF scoring and grouping (:mod:`livepose.decode`): maps in, :class:`Poses` out."""
+    """Peaks, PAF scoring and grouping (:mod:`livepose.decode`), then the false people dropped
+    (:mod:`livepose.suppress`, ``suppress``; default: its rules, :data:`SUPPRESS_OFF`: none):
+    maps in, :class:`Poses` out.  The suppression is the last step of decoding, so that everything
+    downstream (tracker, photos, COCO scores) sees the same people; it costs a fraction of a
+    millisecond, and returns the decoder's poses themselves when it drops nothing."""
 
-    def __init__(self, card: ModelCard, config: DecodeConfig | None = None):
+    def __init__(self, card: ModelCard, config: DecodeConfig | None = None,
+                 suppress: SuppressSettings | None = None):
         self.decoder = Decoder(Skeleton.from_card(card), config)
         self.config = self.decoder.config
+        self.suppressor = Suppressor(card.parts, card.limbs, suppress)
+        self.suppress = self.suppressor.settings
+        self._suppress = self.suppressor if self.suppress.active else None
 
     def warm_up(self, out: NetOutput) -> None:
         """Compile (or load from Numba's cache) the kernels and size the workspace."""
-        self.decoder(out)
+        self(out)
 
     def __call__(self, out: NetOutput) -> Poses:
-        return self.decoder(out)
+        poses = self.decoder(out)
+        return poses if self._suppress is None else self._suppress(poses, copy=False)
 
 
 class TrackStage:
@@ -329,10 +340,11 @@ def with_picture(result: FrameResult, render: RenderStage) -> FrameResult:
 def make_stages(network, *, size: tuple[int, int] | None = None, decode: DecodeConfig | None = None,
                 track: TrackerConfig | None = None, tracking: bool = False, render: bool = False,
                 batch: int = 1, letterbox_ring: int = 1, output_ring: int = 1, picture_ring: int = 2,
-                augment: AugmentSettings | None = None) -> Stages:
+                augment: AugmentSettings | None = None, suppress: SuppressSettings | None = None) -> Stages:
     """A set of stages around a loaded ``network`` (which may be shared with other sets).
     ``augment``: the accuracy mode (:class:`AugmentedInferenceStage`) when it asks for more than
-    the one plain run; None or ``AugmentSettings()``: :class:`InferenceStage`."""
+    the one plain run; None or ``AugmentSettings()``: :class:`InferenceStage`.  ``suppress``: the
+    false people the decode stage drops (None: the default rules; :data:`SUPPRESS_OFF`: none)."""
     card = network.card
     if not isinstance(card, ModelCard):
         raise ModelError("the network has no model card")
@@ -343,7 +355,7 @@ def make_stages(network, *, size: tuple[int, int] | None = None, decode: DecodeC
     return Stages(
         letterbox=LetterboxStage(card, size, batch=batch, ring=letterbox_ring),
         inference=inference,
-        decode=DecodeStage(card, decode),
+        decode=DecodeStage(card, decode, suppress),
         track=TrackStage(card.parts, track, enabled=tracking),
         render=RenderStage(card.limbs, ring=picture_ring) if render else None,
     )

@@ -5,16 +5,16 @@ inside or on a real person: a duplicate of its head, its legs not linked to its 
 objects taken for a person; each lives a few frames and takes a new track id.  Three rules,
 each one can be turned off (:class:`SuppressSettings`):
 
-1. Person score (``min_score``): a pose whose ``Poses.score`` is below it is dropped.
-2. Pose non-maximum suppression (``nms``): poses are ranked by their number of parts, then
+1. Person score (``min_person_score``): a pose whose ``Poses.score`` is below it is dropped.
+2. Pose non-maximum suppression (``pose_nms``): poses are ranked by their number of parts, then
    their score; a pose is dropped when a pose ranked above it and kept (the larger one) covers
    it, either
 
-   * same parts: at least ``nms_overlap`` of its parts have the same part of the larger pose
-     within ``nms_distance`` x the larger person's size (sqrt of the area of the box around its
+   * same parts: at least ``pose_nms_overlap`` of its parts have the same part of the larger pose
+     within ``pose_nms_distance`` x the larger person's size (sqrt of the area of the box around its
      parts), or
-   * few parts inside its box: it has at most ``nms_box_parts`` parts (0: never), fewer than the
-     larger pose, and all of them lie inside the larger pose's box widened by ``nms_box_margin``
+   * few parts inside its box: it has at most ``pose_nms_box_parts`` parts (0: never), fewer than the
+     larger pose, and all of them lie inside the larger pose's box widened by ``pose_nms_box_margin``
      x its size on every side.
 
 3. Implausible limbs (``max_limb_ratio``): each limb's length is turned into the body height it
@@ -28,22 +28,31 @@ each one can be turned off (:class:`SuppressSettings`):
 
 The rules run in the order 1, 3, 2 (a pose is ranked and boxed by the parts it keeps); a pose
 without any part found is dropped too.  The rows kept keep their order, their score and the
-values of the parts kept (new arrays).  The defaults are measured by
+values of the parts kept (new arrays).
+
+Every command and the Python API apply it, on by default, as the last step of decoding
+(:class:`livepose.stages.DecodeStage` holds a :class:`Suppressor`; its time counts in the decode
+timing), so photos, COCO evaluation and tracking all see the same people.  The settings are the
+``suppress`` section of the run (:class:`livepose.settings.SuppressSettings`, re-exported here);
+``--no-suppress``, ``suppress=False`` or :data:`SUPPRESS_OFF` turn every rule off, and the
+decoder's poses then pass untouched.  The defaults are measured by
 benchmarks/bench_suppress.py (benchmarks/README.md): on the COCO dev photos they lose no matched
-person and no AP; on the shared videos they cut the distinct track ids by 10 to 56 %.
+person and no AP; on the shared videos they cut the distinct track ids by 10 to 70 % (per video
+and network there).
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 
 import numpy as np
 
-from livepose.settings import SettingError, _Checks, _is_number, _Section
+# the settings live in the settings tree (RunConfig.suppress); imported from here too
+from livepose.settings import LIMB_ACTIONS, SUPPRESS_OFF, SettingError, SuppressSettings
 from livepose.types import Poses
 
-LIMB_ACTIONS = ("cut", "drop")
+__all__ = ["BODY_TEMPLATE", "LIMB_ACTIONS", "SUPPRESS_OFF", "SuppressSettings", "Suppressor", "limb_ratios",
+           "limb_reference", "suppress"]
 
 #: A standing adult seen from the front, (x, y) in body heights (y down from the top of the
 #: head), by part name (OpenPose's and COCO's names).  Only the distances between parts are
@@ -65,43 +74,6 @@ BODY_TEMPLATE: dict[str, tuple[float, float]] = {
 MIN_TEMPLATE_LIMB = 0.1
 
 MIN_SIZE = 16.0  # pixels: the smallest person size used for scaling (as the tracker's min_person_size)
-
-
-@dataclass(frozen=True)
-class SuppressSettings(_Section):
-    """Which false people are dropped before tracking (the module docstring gives the rules).
-
-    ``min_score``: rule 1, 0 turns it off.  ``nms``: rule 2 on or off, with ``nms_distance``
-    (fraction of the larger person's size), ``nms_overlap`` (fraction of the smaller pose's
-    parts), ``nms_box_parts`` (0: no box test) and ``nms_box_margin`` (fraction of the larger
-    person's size).  ``max_limb_ratio``: rule 3, 0 turns it off; ``limb_min_others``: limbs a
-    pose needs besides the one judged; ``limb_action``: "cut" or "drop".
-    """
-
-    _section = "suppress"
-
-    min_score: float = 0.04
-    nms: bool = True
-    nms_distance: float = 0.1
-    nms_overlap: float = 0.5
-    nms_box_parts: int = 5
-    nms_box_margin: float = 0.2
-    max_limb_ratio: float = 3.0
-    limb_min_others: int = 2
-    limb_action: str = "cut"
-
-    def __post_init__(self) -> None:
-        c = _Checks(self, self._section)
-        c.number("min_score", lambda v: 0.0 <= v <= 1.0, "in [0, 1] (0: off)")
-        c.flag("nms")
-        c.number("nms_distance", lambda v: 0.0 <= v <= 1.0, "in [0, 1] (0: no same-part test)")
-        c.number("nms_overlap", lambda v: 0.0 < v <= 1.0, "in (0, 1]")
-        c.integer("nms_box_parts", 0, 1000)
-        c.number("nms_box_margin", lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
-        c.need("max_limb_ratio", lambda v: _is_number(v) and (v == 0.0 or v > 1.0), "0 (off) or a number > 1")
-        c.integer("limb_min_others", 1, 100)
-        c.choice("limb_action", LIMB_ACTIONS)
-        c.done()
 
 
 def _check_limbs(limbs, num_parts: int) -> np.ndarray:
@@ -207,55 +179,88 @@ def _cut(present_row: np.ndarray, limbs: np.ndarray, limb: int) -> np.ndarray:
     return out
 
 
+class Suppressor:
+    """The rules of ``settings`` for one skeleton (``part_names`` and ``limbs``, (L, 2) part indices:
+    a model card's), checked and prepared once; call it on each frame's poses.  The decode stage
+    (:class:`livepose.stages.DecodeStage`) holds one."""
+
+    def __init__(self, part_names, limbs, settings: SuppressSettings | None = None):
+        cfg = settings if settings is not None else SuppressSettings()
+        if not isinstance(cfg, SuppressSettings):
+            raise SettingError(f"setting suppress: must be a SuppressSettings; got {type(cfg).__name__}")
+        self.settings = cfg
+        self.part_names = tuple(part_names)
+        self.limbs = _check_limbs(limbs, len(self.part_names))
+        self._reference = _limb_reference(self.part_names, tuple(map(tuple, self.limbs.tolist())))
+
+    @property
+    def active(self) -> bool:
+        """Some rule is on (:attr:`SuppressSettings.active`)."""
+        return self.settings.active
+
+    def __call__(self, poses: Poses, *, copy: bool = True) -> Poses:
+        """The poses the rules keep (module docstring), in their order, as new arrays; with
+        ``copy=False``, ``poses`` itself when the rules keep every pose whole."""
+        cfg, limbs = self.settings, self.limbs
+        num_parts = len(self.part_names)
+        xy = np.asarray(poses.xy, np.float32)
+        conf = np.asarray(poses.conf, np.float32)
+        score = np.asarray(poses.score, np.float32)
+        if conf.ndim != 2 or conf.shape[1] != num_parts:
+            raise ValueError(f"poses of {conf.shape[-1] if conf.ndim else 0} parts for a skeleton of {num_parts}")
+        n = len(score)
+        if n == 0:
+            return poses if not copy else Poses(xy=xy.copy(), conf=conf.copy(), score=score.copy(),
+                                                 part_names=tuple(poses.part_names))
+        present = (conf > 0) & np.isfinite(xy).all(axis=2)
+        keep = present.any(axis=1)
+        cut_any = False
+
+        # 1. person score
+        if cfg.min_person_score > 0.0:
+            keep &= score >= np.float32(cfg.min_person_score)
+
+        # 3. implausible limbs (before the NMS, so that a pose is ranked and boxed by its own parts)
+        if cfg.max_limb_ratio > 0.0 and len(limbs):
+            ratio = limb_ratios(xy, present & keep[:, None], limbs, self._reference, cfg.limb_min_others)
+            bad = np.nan_to_num(ratio, nan=0.0) > cfg.max_limb_ratio  # (N, L)
+            flagged = np.flatnonzero(bad.any(axis=1))
+            if len(flagged):
+                was = present.copy()
+                for i in flagged:  # only the flagged poses (a few per video), never the pixels
+                    if cfg.limb_action == "drop":
+                        keep[i] = False
+                        continue
+                    for k in np.argsort(-ratio[i]):  # the worst limb first; a limb cut away is no longer judged
+                        if not bad[i, k] or not (present[i, limbs[k, 0]] and present[i, limbs[k, 1]]):
+                            continue
+                        present[i] &= ~_cut(present[i], limbs, int(k))
+                    if present[i].sum() < 2:
+                        keep[i] = False
+                cut = was & ~present
+                if cut.any():
+                    cut_any = True
+                    xy, conf = xy.copy(), conf.copy()  # the caller's arrays stay as they are
+                    xy[cut] = np.nan
+                    conf[cut] = 0.0
+
+        # 2. pose non-maximum suppression
+        if cfg.pose_nms and keep.sum() > 1:
+            keep = _nms(xy, present, score, keep, cfg)
+
+        if not copy and not cut_any and keep.all():
+            return poses
+        rows = np.flatnonzero(keep)
+        return Poses(xy=xy[rows], conf=conf[rows], score=score[rows], part_names=tuple(poses.part_names))
+
+
 def suppress(poses: Poses, limbs, settings: SuppressSettings | None = None) -> Poses:
     """The poses the rules keep (module docstring), in their order, as new arrays.
 
-    ``limbs``: (L, 2) part indices of the skeleton (a model card's ``limbs``).
+    ``limbs``: (L, 2) part indices of the skeleton (a model card's ``limbs``).  For a stream of
+    frames, make one :class:`Suppressor` and call it instead.
     """
-    cfg = settings if settings is not None else SuppressSettings()
-    if not isinstance(cfg, SuppressSettings):
-        raise SettingError(f"setting suppress: must be a SuppressSettings; got {type(cfg).__name__}")
-    num_parts = len(poses.part_names)
-    limbs = _check_limbs(limbs, num_parts)
-    xy = np.array(poses.xy, np.float32)
-    conf = np.array(poses.conf, np.float32)
-    score = np.array(poses.score, np.float32)
-    n = len(score)
-    if n == 0:
-        return Poses(xy=xy, conf=conf, score=score, part_names=tuple(poses.part_names))
-    present = (conf > 0) & np.isfinite(xy).all(axis=2)
-    keep = present.any(axis=1)
-
-    # 1. person score
-    if cfg.min_score > 0.0:
-        keep &= score >= np.float32(cfg.min_score)
-
-    # 3. implausible limbs (before the NMS, so that a pose is ranked and boxed by its own parts)
-    if cfg.max_limb_ratio > 0.0 and len(limbs):
-        reference = _limb_reference(tuple(poses.part_names), tuple(map(tuple, limbs.tolist())))
-        ratio = limb_ratios(xy, present & keep[:, None], limbs, reference, cfg.limb_min_others)
-        bad = np.nan_to_num(ratio, nan=0.0) > cfg.max_limb_ratio  # (N, L)
-        for i in np.flatnonzero(bad.any(axis=1)):
-            if cfg.limb_action == "drop":
-                keep[i] = False
-                continue
-            for k in np.argsort(-ratio[i]):  # the worst limb first; a limb cut away is no longer judged
-                if not bad[i, k] or not (present[i, limbs[k, 0]] and present[i, limbs[k, 1]]):
-                    continue
-                present[i] &= ~_cut(present[i], limbs, int(k))
-            if present[i].sum() < 2:
-                keep[i] = False
-        cut = ~present & (conf > 0)
-        xy[cut] = np.nan
-        conf[cut] = 0.0
-
-    # 2. pose non-maximum suppression
-    if cfg.nms and keep.sum() > 1:
-        keep = _nms(xy, present, score, keep, cfg)
-
-    rows = np.flatnonzero(keep)
-    return Poses(xy=np.ascontiguousarray(xy[rows]), conf=np.ascontiguousarray(conf[rows]),
-                 score=score[rows], part_names=tuple(poses.part_names))
+    return Suppressor(poses.part_names, limbs, settings)(poses)
 
 
 def _nms(xy: np.ndarray, present: np.ndarray, score: np.ndarray, keep: np.ndarray,
@@ -269,19 +274,19 @@ def _nms(xy: np.ndarray, present: np.ndarray, score: np.ndarray, keep: np.ndarra
     boxes = _boxes(xy, present)
     size = _sizes(boxes)
     covers = np.zeros((m, m), bool)  # covers[j, i]: pose j (the larger) covers pose i
-    if cfg.nms_distance > 0.0:
+    if cfg.pose_nms_distance > 0.0:
         x, y = xy[..., 0], xy[..., 1]
         dx, dy = x[None] - x[:, None], y[None] - y[:, None]  # (J, I, P): i's part minus j's
         with np.errstate(invalid="ignore"):
-            near = (dx * dx + dy * dy <= ((cfg.nms_distance * size) ** 2)[:, None, None]).sum(axis=2)
-        covers |= near >= cfg.nms_overlap * count[None]
-    if cfg.nms_box_parts > 0:
+            near = (dx * dx + dy * dy <= ((cfg.pose_nms_distance * size) ** 2)[:, None, None]).sum(axis=2)
+        covers |= near >= cfg.pose_nms_overlap * count[None]
+    if cfg.pose_nms_box_parts > 0:
         # All of i's parts inside j's widened box is i's own box inside it.
-        margin = cfg.nms_box_margin * size
+        margin = cfg.pose_nms_box_margin * size
         lo, hi = boxes[:, :2] - margin[:, None], boxes[:, 2:] + margin[:, None]  # (J, 2)
         with np.errstate(invalid="ignore"):
             inside = ((boxes[None, :, :2] >= lo[:, None]) & (boxes[None, :, 2:] <= hi[:, None])).all(axis=2)
-        few = (count <= cfg.nms_box_parts)[None] & (count[None] < count[:, None])
+        few = (count <= cfg.pose_nms_box_parts)[None] & (count[None] < count[:, None])
         covers |= inside & few
     # Greedy, strongest first: more parts, then the higher score, then the earlier row.
     order = np.lexsort((np.arange(m), -score[rows], -count))

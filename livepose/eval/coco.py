@@ -95,6 +95,7 @@ def evaluate(
         "model": estimator.card.name,
         "input_size": list(estimator.size),
         "decode": estimator.decode_config.as_dict(),
+        "suppress": suppress.as_dict() if (suppress := getattr(estimator, "suppress", None)) is not None else None,
         "providers": estimator.network.providers,
         "num_images": len(image_ids) - len(failed),
         "num_people_found": len(results),

@@ -143,6 +143,7 @@ def evaluate_tracking(
         "model": estimator.card.name,
         "input_size": list(estimator.size),
         "decode": estimator.decode_config.as_dict(),
+        "suppress": suppress.as_dict() if (suppress := getattr(estimator, "suppress", None)) is not None else None,
         "providers": estimator.network.providers,
         "tracker": tracker_cfg,
         "fps": rate,

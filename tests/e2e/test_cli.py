@@ -133,11 +133,12 @@ def test_missing_corrupt_and_mismatched_model(tmp_path, capsys):
     assert code == 3 and "field 'pafs.output'" in error_line(err)
 
 
-def test_usage_errors(capsys):
+def test_usage_errors(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "image", PHOTO, "--out", tmp_path, "--size", "big")  # one line, naming auto
+    assert code == 2 and "--size: must be WxH" in error_line(err) and "or auto; got 'big'" in err
     with pytest.raises(SystemExit) as info:
-        main(["image", str(PHOTO), "--out", "x", "--size", "big"])
+        main(["run", "x.mp4", "--batch", "0"])  # argparse's own checks: usage and exit 2
     assert info.value.code == 2
-    assert "size must look like" in capsys.readouterr().err
     assert main([]) == 2
 
 

@@ -161,9 +161,13 @@ def test_int8_is_the_int8_sibling_on_either_backend(card):
 
 def test_lwop_runs_its_onnx_model_on_either_engine_and_its_int8_ir_on_openvino_only():
     lwop = load_card(LWOP)
-    for installed, backend in ((CPU_ONLY, "onnxruntime"), (CPU_OPENVINO, "openvino"), (GPU_OPENVINO, "onnxruntime")):
-        choice = _choose(installed, lwop)  # auto: fp32, the ONNX file
+    for installed, backend in ((CPU_ONLY, "onnxruntime"), (GPU_OPENVINO, "onnxruntime")):
+        choice = _choose(installed, lwop)  # auto on ONNX Runtime: fp32, the ONNX file
         assert (choice.backend, choice.precision, choice.card.card_path) == (backend, "fp32", LWOP)
+    choice = _choose(CPU_OPENVINO, lwop)  # auto on OpenVINO: the card's auto_precision, the IR
+    assert (choice.backend, choice.precision, choice.card.card_path) == ("openvino", "int8", LWOP_IR)
+    choice = _choose(CPU_OPENVINO, lwop, precision="fp32")
+    assert (choice.backend, choice.precision, choice.card.card_path) == ("openvino", "fp32", LWOP)
     for installed in (CPU_OPENVINO, GPU_OPENVINO):  # int8 is the IR: auto takes OpenVINO even beside CUDA
         choice = _choose(installed, lwop, precision="int8")
         assert (choice.backend, choice.precision, choice.card.card_path) == ("openvino", "int8", LWOP_IR)

@@ -17,7 +17,7 @@ def test_defaults_are_the_command_lines_defaults():
     args = build_parser().parse_args(["run", "clip.mp4"])
     config = run_config(args)
     assert config == S.RunConfig(capture=S.CaptureSettings(source="clip.mp4"))
-    assert config.decode == S.OPENPOSE_RULES
+    assert config.decode is None  # no rules named: the network card's own (tests/unit/test_card_decode.py)
     assert config.outputs.show_display  # no output asked: the window is the default
 
 

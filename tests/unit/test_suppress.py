@@ -11,7 +11,7 @@ from livepose.settings import SettingError
 from livepose.suppress import BODY_TEMPLATE, SuppressSettings, limb_ratios, limb_reference, suppress
 from livepose.types import Poses
 
-OFF = SuppressSettings(min_score=0.0, nms=False, max_limb_ratio=0.0)  # every rule off
+OFF = SuppressSettings(min_person_score=0.0, pose_nms=False, max_limb_ratio=0.0)  # every rule off
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_a_duplicate_head_on_a_full_skeleton_goes(part_names, limbs):
     poses = poses_of(part_names, [head, body], scores=[0.09, 0.7])
     same_rows(suppress(poses, limbs), poses, [1])
     # the same-part test is what removes it: without it (and without the box test) it stays
-    assert len(suppress(poses, limbs, SuppressSettings(nms_distance=0.0, nms_box_parts=0))) == 2
+    assert len(suppress(poses, limbs, SuppressSettings(pose_nms_distance=0.0, pose_nms_box_parts=0))) == 2
 
 
 def test_a_three_part_leg_inside_a_person_missing_that_leg_goes(part_names, limbs):
@@ -74,7 +74,7 @@ def test_a_three_part_leg_inside_a_person_missing_that_leg_goes(part_names, limb
     leg = ("left_hip", "left_knee", "left_ankle")
     poses = poses_of(part_names, [without(part_names, body, leg), only(part_names, body, leg)], scores=[0.6, 0.08])
     same_rows(suppress(poses, limbs), poses, [0])
-    assert len(suppress(poses, limbs, SuppressSettings(nms_box_parts=0))) == 2  # the box test removes it
+    assert len(suppress(poses, limbs, SuppressSettings(pose_nms_box_parts=0))) == 2  # the box test removes it
 
 
 def test_two_people_side_by_side_both_stay(part_names, limbs):
@@ -108,7 +108,7 @@ def test_the_larger_pose_is_the_one_with_more_parts_whatever_the_order(part_name
 def test_nms_off_keeps_every_pose(part_names, limbs):
     body = standing(part_names, 100, 50, 300)
     poses = poses_of(part_names, [body, only(part_names, body, ("nose", "right_eye", "left_eye"))])
-    assert len(suppress(poses, limbs, SuppressSettings(nms=False))) == 2
+    assert len(suppress(poses, limbs, SuppressSettings(pose_nms=False))) == 2
 
 
 # ------------------------------------------------------------------------------ implausible limbs
@@ -182,8 +182,8 @@ def test_limb_ratios_compare_a_limb_with_the_median_of_the_others(part_names, li
 def test_score_threshold(part_names, limbs):
     people = [standing(part_names, 100 + 400 * k, 50, 300) for k in range(3)]
     poses = poses_of(part_names, people, scores=[0.02, 0.04, 0.5])
-    same_rows(suppress(poses, limbs, OFF.with_(min_score=0.04)), poses, [1, 2])
-    same_rows(suppress(poses, limbs, OFF.with_(min_score=0.6)), poses, [])
+    same_rows(suppress(poses, limbs, OFF.with_(min_person_score=0.04)), poses, [1, 2])
+    same_rows(suppress(poses, limbs, OFF.with_(min_person_score=0.6)), poses, [])
     same_rows(suppress(poses, limbs, OFF), poses, [0, 1, 2])
 
 
@@ -224,17 +224,18 @@ def test_rows_keep_their_order_and_the_input_is_left_alone(part_names, limbs):
 # ------------------------------------------------------------------------------ settings
 def test_defaults_are_valid_and_every_rule_can_be_turned_off():
     s = SuppressSettings()
-    assert s.min_score > 0 and s.nms and s.nms_box_parts > 0 and s.max_limb_ratio > 0
-    assert OFF.with_(nms_distance=0.0, nms_box_parts=0).as_dict()["nms_distance"] == 0.0
+    assert s.min_person_score > 0 and s.pose_nms and s.pose_nms_box_parts > 0 and s.max_limb_ratio > 0
+    assert OFF.with_(pose_nms_distance=0.0, pose_nms_box_parts=0).as_dict()["pose_nms_distance"] == 0.0
 
 
 @pytest.mark.parametrize("change, line", [
-    ({"min_score": -0.1}, "setting suppress.min_score: must be in [0, 1] (0: off); got -0.1"),
-    ({"min_score": "high"}, "setting suppress.min_score: must be in [0, 1] (0: off); got 'high'"),
-    ({"nms": 1}, "setting suppress.nms: must be true or false; got 1"),
-    ({"nms_distance": 2.0}, "setting suppress.nms_distance: must be in [0, 1] (0: no same-part test); got 2.0"),
-    ({"nms_overlap": 0.0}, "setting suppress.nms_overlap: must be in (0, 1]; got 0.0"),
-    ({"nms_box_parts": 2.5}, "setting suppress.nms_box_parts: must be a whole number 0 to 1000; got 2.5"),
+    ({"min_person_score": -0.1}, "setting suppress.min_person_score: must be in [0, 1] (0: off); got -0.1"),
+    ({"min_person_score": "high"}, "setting suppress.min_person_score: must be in [0, 1] (0: off); got 'high'"),
+    ({"pose_nms": 1}, "setting suppress.pose_nms: must be true or false; got 1"),
+    ({"pose_nms_distance": 2.0},
+     "setting suppress.pose_nms_distance: must be in [0, 1] (0: no same-part test); got 2.0"),
+    ({"pose_nms_overlap": 0.0}, "setting suppress.pose_nms_overlap: must be in (0, 1]; got 0.0"),
+    ({"pose_nms_box_parts": 2.5}, "setting suppress.pose_nms_box_parts: must be a whole number 0 to 1000; got 2.5"),
     ({"max_limb_ratio": 0.5}, "setting suppress.max_limb_ratio: must be 0 (off) or a number > 1; got 0.5"),
     ({"limb_min_others": 0}, "setting suppress.limb_min_others: must be a whole number 1 to 100; got 0"),
     ({"limb_action": "trim"}, "setting suppress.limb_action: must be one of cut, drop; got 'trim'"),
@@ -247,15 +248,16 @@ def test_settings_validation_lines(change, line):
 
 def test_every_problem_in_one_line_and_unknown_names():
     with pytest.raises(SettingError) as info:
-        SuppressSettings(min_score=2, limb_action="x")
+        SuppressSettings(min_person_score=2, limb_action="x")
     assert str(info.value).count("setting suppress.") == 2 and "\n" not in str(info.value)
-    with pytest.raises(SettingError, match=r"^setting suppress\.min_scor: no such setting; the settings are min_score"):
-        SuppressSettings().with_(min_scor=0.1)
+    with pytest.raises(SettingError,
+                       match=r"^setting suppress\.min_person_scor: no such setting; the settings are min_person_score"):
+        SuppressSettings().with_(min_person_scor=0.1)
 
 
 def test_wrong_arguments(part_names, limbs):
     poses = poses_of(part_names, [standing(part_names, 100, 50, 300)])
     with pytest.raises(SettingError, match=r"^setting suppress: must be a SuppressSettings; got dict"):
-        suppress(poses, limbs, {"min_score": 0.1})
+        suppress(poses, limbs, {"min_person_score": 0.1})
     with pytest.raises(ValueError, match="limbs must be"):
         suppress(poses, np.array([[0, len(part_names)]]))
