@@ -10,7 +10,7 @@ and each network of ``--models``, the same frames run twice through the composed
 (:func:`livepose.build.build`, tracking on, no outputs): at the card's input size and with
 ``size="auto"``.  Printed per run: the network input, people per frame (mean, the people a run
 reports), distinct track ids, ids lasting at least 5 frames, frames per second of the run itself
-(after its warm-up), the seconds the run took to build (network loading; with ``auto`` also the
+(after its warm-up; with ``--runs`` the median of the runs), the seconds the run took to build (network loading; with ``auto`` also the
 sampling and probing before it), and ``auto``'s one line saying what it picked.  ``--sizes``
 adds runs at fixed sizes, to see what a full run at each finds.  The runs of a video alternate
 order from video to video.  Figures only, no pass/fail.
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -71,6 +72,7 @@ def main(argv=None) -> int:
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="the shared data folder")
     parser.add_argument("--models", default="lwop,mobilenet_thin", help="networks, comma separated")
     parser.add_argument("--max-frames", type=int, default=300, help="frames per run (default 300)")
+    parser.add_argument("--runs", type=int, default=1, help="runs of each size: the median FPS (default 1)")
     parser.add_argument("--threads", type=int, default=None, help="inference threads (default: all cores)")
     parser.add_argument("--backend", default="auto", help="engine (default auto)")
     parser.add_argument("--sizes", default="",
@@ -97,9 +99,14 @@ def main(argv=None) -> int:
         for model in [m.strip() for m in args.models.split(",") if m.strip()]:
             sizes = [None, "auto", *extra]
             got = {}
-            for size in (sizes if k % 2 == 0 else sizes[::-1]):
-                got[size] = measure(video, model, size, max_frames=args.max_frames, threads=args.threads,
-                                    backend=args.backend)
+            fps: dict = {size: [] for size in sizes}
+            for _ in range(max(1, args.runs)):
+                for size in (sizes if k % 2 == 0 else sizes[::-1]):
+                    got[size] = measure(video, model, size, max_frames=args.max_frames, threads=args.threads,
+                                        backend=args.backend)
+                    fps[size].append(got[size]["fps"])
+            for size in sizes:
+                got[size]["fps"] = statistics.median(fps[size])
             for size in sizes:
                 r = got[size]
                 name = size if isinstance(size, str) else "default" if size is None else f"{size[0]}x{size[1]}"

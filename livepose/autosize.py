@@ -9,7 +9,12 @@ heights (:func:`candidate_sizes`: 1.5x and 2x, capped so that the input is at mo
 smallest size that finds (nearly) as many people as the best one tried is kept for the whole run
 (:func:`choose`), and one line says what was picked and why::
 
-    size auto: 656x368 -> 1312x736 (people/frame 9.5 -> 16.0 on 8 sampled frames; network 68 -> 285 ms/frame)
+    size auto: 656x368 -> 1312x736 (people/frame 8.6 -> 13.9, 984x552 11.6 on 8 sampled frames; 4.0x the pixels)
+    size auto: 208x368 kept (people/frame 3.0 on 8 sampled frames; 312x552 3.0, 416x736 3.0: nothing gained)
+
+Measured (benchmarks/README.md, "bench_autosize.py"): on the shared street video and PETS09 it
+finds 1.5 to 2.9 times the people per frame, at 2.2 to 4 times the pixels; on the basketball and
+dance videos it keeps the card's size.
 
 A person counts as *new* at a larger size only when nothing found at the card's size is the same
 person (:func:`related`: boxes overlapping, or one's centre inside the other's), so a large person
@@ -182,9 +187,11 @@ class Trial:
 @dataclass(frozen=True)
 class SizeChoice:
     """What ``size="auto"`` picked: ``size`` (the request, e.g. (-1, 736)) of ``candidates`` (the
-    requests tried, the reference first), ``net_size`` (the network input of the sampled frames),
-    ``index`` into ``candidates``, ``people`` and ``gains`` per candidate (per frame), ``ms`` per
-    candidate, ``frames`` sampled, and ``line``: what the user reads."""
+    requests tried, the reference first), ``index`` into ``candidates``, ``line`` (what the user
+    reads) and ``reason`` (why, in short).  Per candidate: ``net_sizes`` (the network input of the
+    first sampled frame; :attr:`net_size` is the chosen one's), ``people`` and ``gains`` (per
+    frame), ``ms`` (median network and decoding time per frame).  ``frames``: frames sampled;
+    ``measured`` False: none could be, the card's size without a probe."""
 
     size: tuple[int, int] | None
     candidates: tuple[tuple[int, int], ...]

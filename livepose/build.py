@@ -214,7 +214,8 @@ def build(config: RunConfig, *, outputs: bool = True, on_event: Say | None = Non
         if config.tracking:
             from livepose.track import PoseTracker
 
-            tracker = PoseTracker(estimator.part_names, config.track)
+            flip = getattr(estimator.card, "flip", None)  # its left/right pairs: mirror-tolerant matching
+            tracker = PoseTracker(estimator.part_names, config.track, mirror=flip.parts if flip else None)
         render = any(getattr(s, "needs_picture", False) for s in made)
         from livepose.runner import OUTPUT_QUEUE
 

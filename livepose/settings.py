@@ -374,7 +374,9 @@ class TrackerConfig(_Section):
     unseen the tolerance widens by ``unseen_spread`` sizes per second unseen.
 
     A track seen only once widens its tolerance at ``init_speed`` sizes per second instead (its
-    velocity is unknown).
+    velocity is unknown).  ``mirror_match``: a detection may also match a track with its left and
+    right parts swapped (bottom-up networks label people seen from the side or back mirrored in
+    some frames); the track then takes the detection's labels (:mod:`livepose.track.tracker`).
 
     Lifecycle: ``min_hits`` frames with a detection confirm a track; a confirmed track unseen
     coasts (predicted forward, not reported) and is re-associated for ``max_lost_seconds``, then
@@ -398,6 +400,7 @@ class TrackerConfig(_Section):
     gate: float = 0.8
     oks_kappa: float = 0.15
     iou_weight: float = 0.0
+    mirror_match: bool = True
     unseen_spread: float = 0.5
     min_hits: int = 3
     max_lost_seconds: float = 1.0
@@ -418,6 +421,7 @@ class TrackerConfig(_Section):
         c.number("gate", lambda v: 0.0 < v <= 1.0, "in (0, 1]")
         c.number("oks_kappa", lambda v: v > 0.0, "> 0")
         c.number("iou_weight", lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
+        c.flag("mirror_match")
         c.number("unseen_spread", lambda v: v >= 0.0, ">= 0")
         c.integer("min_hits", 1, 1000)
         c.number("max_lost_seconds", lambda v: v >= 0.0, ">= 0")

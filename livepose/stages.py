@@ -241,14 +241,17 @@ class DecodeStage:
 
 class TrackStage:
     """Identities and smoothing across frames (:mod:`livepose.track`): poses in, people out.
-    Without a tracker (``tracking`` off) people are the detections as they are."""
+    Without a tracker (``tracking`` off) people are the detections as they are.  ``mirror``: the
+    card's left/right permutation (``card.flip.parts``) for mirror-tolerant matching (None: from
+    the part names)."""
 
-    def __init__(self, part_names: Sequence[str], config: TrackerConfig | None = None, *, enabled: bool = True):
+    def __init__(self, part_names: Sequence[str], config: TrackerConfig | None = None, *, enabled: bool = True,
+                 mirror: np.ndarray | None = None):
         self.enabled = enabled
         if enabled:
             from livepose.track import PoseTracker
 
-            self.tracker = PoseTracker(tuple(part_names), config)
+            self.tracker = PoseTracker(tuple(part_names), config, mirror=mirror)
         else:
             self.tracker = None
 
@@ -356,6 +359,6 @@ def make_stages(network, *, size: tuple[int, int] | None = None, decode: DecodeC
         letterbox=LetterboxStage(card, size, batch=batch, ring=letterbox_ring),
         inference=inference,
         decode=DecodeStage(card, decode, suppress),
-        track=TrackStage(card.parts, track, enabled=tracking),
+        track=TrackStage(card.parts, track, enabled=tracking, mirror=card.flip.parts if card.flip else None),
         render=RenderStage(card.limbs, ring=picture_ring) if render else None,
     )

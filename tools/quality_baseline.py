@@ -75,7 +75,8 @@ CLIP = "examples/one-by-one-clip.mp4"
 COCO_MINI = ("data/images/coco-train-mini/person_keypoints_train2017.json", "data/images/coco-train-mini")
 BONN = ("data/bonn-posetrack/annotations/bonn_test_060470979_frames_present.json", "data/bonn-posetrack")
 # coco-train-mini variants: name in the baseline -> extra options (the README's AP table rows)
-COCO_MINI_VARIANTS = {"default": (), "rules_tfpose": ("--rules", "tfpose"), "size_-1x432": ("--size=-1x432",)}
+COCO_MINI_VARIANTS = {"default": (), "size_-1x432": ("--size=-1x432",), "mobilenet_thin": ("--model", "mobilenet_thin"),
+                      "mobilenet_thin_rules_tfpose": ("--model", "mobilenet_thin", "--rules", "tfpose")}
 EVAL_METRICS = ("AP", "AP50", "AP75", "APm", "APl", "AR")
 SECTIONS = ("coco_fixture", "clip", "coco_train_mini", "bonn_posetrack", "networks")
 SHARED_SECTIONS = ("coco_train_mini", "bonn_posetrack")
@@ -84,8 +85,8 @@ ABOUT = ("Quality of livepose's default pipeline (ONNX Runtime, default settings
          "'recorded' is the run that first gave its figures.")
 
 DOCS = {  # the markers each document is expected to hold (a missing one is reported)
-    "README.md": ("readme-tracking", "coco_train_mini.rules_tfpose.AP", "coco_train_mini.default.AP",
-                  "coco_train_mini.size_-1x432.AP"),
+    "README.md": ("readme-tracking", "coco_train_mini.mobilenet_thin_rules_tfpose.AP", "coco_train_mini.default.AP",
+                  "coco_train_mini.size_-1x432.AP", "coco_train_mini.mobilenet_thin.AP"),
     "benchmarks/README.md": (
         "coco_train_mini.default.AP", "bonn_posetrack.eval.AP", "bonn_posetrack.eval_track.mota",
         "bonn_posetrack.eval_track.idf1", "coco_train_mini.default.AP50", "coco_train_mini.default.AP75",

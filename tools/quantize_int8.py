@@ -59,7 +59,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO))
 
-from livepose.card import ModelCard, load_card, sibling_card_path  # noqa: E402
+from livepose.card import ModelCard, bundled_models_dir, load_card, sibling_card_path  # noqa: E402
 from livepose.errors import InputError, LiveposeError, ModelError  # noqa: E402
 from livepose.images import IMAGE_SUFFIXES, read_image  # noqa: E402
 from livepose.inference import file_sha256  # noqa: E402
@@ -526,7 +526,8 @@ def write_card(source_card: Path, model: Path, card_out: Path, quantization: dic
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--card", type=Path, help="model card of the fp32 network (default: the bundled one)")
+    parser.add_argument("--card", type=Path, help="model card of the fp32 network (default: the bundled "
+                                                  "mobilenet_thin.json; lwop ships its own int8 IR)")
     parser.add_argument("--calibration", type=Path, action="append", metavar="PATH",
                         help="video, image or folder of them (repeatable; default: "
                              + ", ".join(str(p) for p in DEFAULT_SOURCES) + ")")
@@ -558,7 +559,7 @@ def main(argv: list[str] | None = None) -> int:
             import onnxruntime.quantization  # noqa: F401
         except ImportError as exc:
             raise LiveposeError(f"onnxruntime's quantization tools are missing ({exc}); pip install onnxruntime onnx")
-        card = load_card(args.card, None)
+        card = load_card(args.card if args.card is not None else bundled_models_dir() / "mobilenet_thin.json", None)
         if not card.model_path.is_file():
             raise ModelError(f"{card.model_path}: model file not found (named by {card.card_path})")
         if card.sha256 and file_sha256(card.model_path) != card.sha256:
@@ -575,6 +576,15 @@ def main(argv: list[str] | None = None) -> int:
             raise InputError(f"{output}: --output must end in .onnx (its card is written beside it as .json)")
         if output.resolve() == card.model_path.resolve():
             raise InputError(f"{output}: --output would overwrite the fp32 model")
+        existing = output.with_suffix(".json")
+        if existing.is_file():
+            try:
+                kept = load_card(existing)
+            except ModelError:
+                kept = None
+            if kept is not None and kept.model_path.resolve() != output.resolve():
+                raise InputError(f"{existing}: already the card of {kept.model_path.name}, which --output "
+                                 f"{output.name} would replace; give another --output")
         output.parent.mkdir(parents=True, exist_ok=True)
         preset = {} if args.no_preset else PRESETS.get(card.name, {})
         method = args.method or preset.get("method", "minmax")

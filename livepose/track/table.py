@@ -9,6 +9,10 @@ Lifecycle states in ``state``: the two that are reported (``TRACK_TENTATIVE``,
 confirmed track that took no detection, predicted (for association only) until it takes one
 again, when it becomes confirmed, or times out.  A coasting track is never in
 :class:`~livepose.types.Tracks`: the tracker reports only the tracks that took a detection.
+
+The per-joint arrays (``known``, ``joint_age`` and every array of the smoother's state, all
+smoothers' alike) have the part as second axis, so :meth:`TrackTable.relabel` can swap a track's
+left and right parts without knowing what the smoother's arrays mean.
 """
 
 from __future__ import annotations
@@ -64,6 +68,20 @@ class TrackTable:
         for name in _ARRAYS:
             setattr(self, name, getattr(self, name)[mask])
         self.filter = tuple(a[mask] for a in self.filter)
+
+    def relabel(self, rows: np.ndarray, perm: np.ndarray) -> None:
+        """Tracks ``rows``: joint ``p`` becomes what joint ``perm[p]`` was (every per-joint array;
+        ``perm`` (P,) a permutation, e.g. the left/right swap)."""
+        if len(rows) == 0:
+            return
+        self.known[rows] = self.known[rows][:, perm]
+        self.joint_age[rows] = self.joint_age[rows][:, perm]
+        filt = []
+        for a in self.filter:
+            a = a.copy()
+            a[rows] = a[rows][:, perm]
+            filt.append(a)
+        self.filter = tuple(filt)
 
     def append(self, other: TrackTable) -> None:
         """Add ``other``'s tracks after these."""

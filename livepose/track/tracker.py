@@ -11,13 +11,27 @@ Per frame (T tracks, D detections, P parts):
    (:mod:`.cost`; the tolerance widens with the time a track has been unseen), gated, and
    solved by the Hungarian method (:func:`.assign.assign`): first confirmed and coasting
    tracks, then tentative tracks with the detections left, so a new, unproven track never
-   takes a person from an established one.
+   takes a person from an established one.  Mirror tolerance (``mirror_match``, on by
+   default): the cost of a pair is the smaller of the detection's as labelled and with its left
+   and right parts swapped (``mirror``, the card's flip pairs), so a person the network labels
+   mirrored in some frames (bottom-up networks do, for people seen from the side or the back)
+   keeps the id.
 3. Matched tracks update their joints: measured joints go through the filter (a joint without
    an estimate starts anew at the measurement with zero velocity); joints missing are predicted
    and flagged for ``joint_predict_seconds``, then unknown (NaN) until measured again.  Tracks
    unseen this frame: tentative ones are removed, confirmed ones coast (all their joints
    predicted, for association only, their uncertainty growing) until they come back, when
    their joints are updated as usual and the person has the same id, or time out.
+   A track matched to a detection mirrored first swaps its own left and right joints (every
+   per-joint array, the smoother's state included: :meth:`.table.TrackTable.relabel`), then
+   updates as usual: each filter keeps following the same body point with its velocity (none is
+   pulled across the body: the smoothed skeleton keeps its shape), and the output has the
+   network's labels of this frame (``xy`` and ``xy_raw`` name each joint alike; the tracker never
+   relabels a detection).  Updating such a match as labelled instead would drag each left filter
+   towards the right joint and back (measured on the example clip, fp32: the smoothed joints' p95
+   distance to the detection 11.2 px against 7.2 px; benchmarks/README.md); keeping the track's
+   own labels instead would carry the labelling of the frame it was born in on (the clip's
+   walker, born mirrored, would come out mirrored for the 49 frames after).
 4. Each detection left over starts a tentative track with a new id (confirmed after
    ``min_hits`` frames with a detection); ids start at 1 and are never reused.  At most
    ``max_tracks`` tracks live at once: the tracks coasting longest make room, and when none
@@ -39,7 +53,7 @@ import numpy as np
 
 from livepose.settings import TrackerConfig
 from livepose.track.assign import assign
-from livepose.track.cost import box_size, pose_boxes, pose_cost
+from livepose.track.cost import box_size, check_mirror, mirror_from_names, mirrored_pose_cost, pose_boxes
 from livepose.track.smoothers import make_smoother
 from livepose.track.table import COASTING, TrackTable
 from livepose.types import TRACK_CONFIRMED, TRACK_TENTATIVE, Poses, Tracks
@@ -51,15 +65,25 @@ class PoseTracker:
     One instance per stream (it owns the ids and the memory; not thread-safe).
     ``update(poses, timestamp)`` returns the tracks that took a detection this frame
     (tentative and confirmed), one row per detection taken, in detection order.
+
+    ``mirror``: (P,) the part each part is under a left/right mirror (an involution: a model
+    card's ``flip.parts``); None: from the part names (``left_*`` <-> ``right_*``,
+    :func:`.cost.mirror_from_names`).  Used when ``config.mirror_match`` is on; ``self.mirror``
+    is the permutation in use (None: mirror matching off, or no part has a partner).
     """
 
-    def __init__(self, part_names: tuple[str, ...], config: TrackerConfig | None = None):
+    def __init__(self, part_names: tuple[str, ...], config: TrackerConfig | None = None, *,
+                 mirror: np.ndarray | None = None):
         self.part_names = tuple(part_names)
         if not self.part_names:
             raise ValueError("part_names must name at least one part")
         if config is not None and not isinstance(config, TrackerConfig):
             raise ValueError(f"config must be a TrackerConfig, got {type(config).__name__}")
         self.config = config if config is not None else TrackerConfig()
+        perm = mirror_from_names(self.part_names) if mirror is None else check_mirror(mirror, len(self.part_names))
+        if perm is not None and (perm == np.arange(len(perm))).all():
+            perm = None  # nothing to swap
+        self.mirror = perm if self.config.mirror_match else None
         self._smoother = make_smoother(self.config)
         self._next_id = 1
         self._last_timestamp: float | None = None
@@ -124,14 +148,16 @@ class PoseTracker:
         # 2. association, established tracks first.
         n_tracks = len(tab)
         track_of_det = np.full(len(det_rows), -1, np.int64)
+        mirrored = None
         if n_tracks and len(det_rows):
             predicted = smoother.expected(tab.filter)
             # A track seen once has no velocity yet: its tolerance widens at the speed a new person may have.
             spread = np.where(tab.hits <= 1, max(cfg.unseen_spread, cfg.init_speed), cfg.unseen_spread)
             tolerance = tab.size * np.sqrt(cfg.oks_kappa**2 + (spread * tab.unseen) ** 2)
             t_boxes = pose_boxes(predicted, tab.known)
-            cost = pose_cost(predicted, tab.known, d_xy, d_vis, tolerance, cfg.iou_weight, gate=cfg.gate,
-                             track_boxes=t_boxes, det_boxes=d_boxes)
+            cost, mirrored = mirrored_pose_cost(predicted, tab.known, d_xy, d_vis, tolerance, cfg.iou_weight,
+                                                gate=cfg.gate, track_boxes=t_boxes, det_boxes=d_boxes,
+                                                mirror=self.mirror)
             free = np.arange(len(det_rows))
             tentative = tab.state == TRACK_TENTATIVE
             for rows in (np.flatnonzero(~tentative), np.flatnonzero(tentative)):
@@ -146,6 +172,9 @@ class PoseTracker:
         t_rows = track_of_det[taken]
         matched = np.zeros(n_tracks, np.bool_)
         matched[t_rows] = True
+        if mirrored is not None and self.mirror is not None:
+            # a track matched mirrored takes the detection's labels (its joints swapped, then updated)
+            tab.relabel(t_rows[mirrored[t_rows, taken]], self.mirror)
         if n_tracks:
             p = len(self.part_names)
             z = np.full((n_tracks, p, 2), np.nan)

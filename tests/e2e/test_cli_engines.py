@@ -33,13 +33,31 @@ def test_openvino_on_the_cli_says_its_network_line(capsys):
     code, out, err = run_cli(capsys, "run", COCO_DIR / "*.jpg", "--backend", "openvino", "--precision", "fp32",
                              "--threads", "2", "--no-display", "--csv", "/dev/null", "--max-frames", "2")
     assert code == 0
-    assert "network: mobilenet_thin on openvino CPU fp32, input -1x368" in err
+    assert "network: lwop on openvino CPU fp32, input -1x368" in err
+
+
+@needs_openvino
+def test_the_default_on_a_cpu_is_lwops_int8_ir_on_openvino(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "run", COCO_DIR / "*.jpg", "--threads", "2", "--no-display", "--csv",
+                           tmp_path / "o.csv", "--max-frames", "2")
+    assert code == 0
+    assert "network: lwop on openvino CPU int8, input -1x368" in err
+    code, _, err = run_cli(capsys, "run", COCO_DIR / "*.jpg", "--threads", "2", "--no-display", "--csv",
+                           tmp_path / "o.csv", "--max-frames", "1", "--accuracy", "high")
+    assert code == 0
+    assert "network: lwop on openvino CPU fp32" in err  # the accuracy mode runs the exact model
+    code, _, err = run_cli(capsys, "run", COCO_DIR / "*.jpg", "--backend", "onnxruntime", "--precision", "int8",
+                           "--no-display", "--csv", tmp_path / "o.csv")
+    assert code == 3
+    assert error_line(err) == (f"error: {REPO / 'models' / 'lwop.int8.json'}: its model lwop.int8.xml is an OpenVINO "
+                               "IR, which ONNX Runtime cannot run; use --backend openvino")
 
 
 @pytest.mark.skipif(not INT8_CARD.is_file(), reason=f"no int8 model shipped ({INT8_CARD} absent)")
 def test_precision_int8_on_the_cli(tmp_path, capsys):
     code, _, err = run_cli(capsys, "run", COCO_DIR / "*.jpg", "--backend", "onnxruntime", "--precision", "int8",
-                           "--threads", "2", "--no-display", "--csv", tmp_path / "o.csv", "--max-frames", "2")
+                           "--model", "mobilenet_thin", "--threads", "2", "--no-display", "--csv", tmp_path / "o.csv",
+                           "--max-frames", "2")
     assert code == 0
     assert "network: mobilenet_thin_int8 on onnxruntime CPU int8, input -1x368" in err
 
@@ -58,7 +76,7 @@ def test_cli_reports_the_fallback_in_its_start_line(monkeypatch, tmp_path, capsy
     for extra in (named + ["--allow-fallback"], []):  # allowed, or the automatic order
         code, _, err = run_cli(capsys, *clip_args, *extra)
         assert code == 0, err
-        assert "network: mobilenet_thin on onnxruntime CPU fp32 (fallback: CUDA did not load), input -1x368" in err
+        assert "network: lwop on onnxruntime CPU fp32 (fallback: CUDA did not load), input -1x368" in err
         assert "warning: CUDAExecutionProvider could not be loaded" in err
         assert len((tmp_path / "a.jsonl").read_text().splitlines()) == 2
 
@@ -93,7 +111,7 @@ def test_openvino_missing_is_one_line_exit_3(tmp_path, capsys, monkeypatch, card
     monkeypatch.setattr(ov_engine, "openvino_available", lambda: False)
     code, _, err = run_cli(capsys, "image", PHOTO, "--out", tmp_path, "--backend", "openvino")
     assert code == 3
-    assert "backend 'openvino' is not installed: pip install -e .[openvino]" in error_line(err)
+    assert "backend 'openvino' is not installed: pip install openvino" in error_line(err)
     # auto falls back to ONNX Runtime
     assert make_network(card, threads=2).backend == "onnxruntime"
 

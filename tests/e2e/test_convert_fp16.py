@@ -12,13 +12,19 @@ import cv2
 import numpy as np
 import pytest
 
-from helpers import PHOTO, REPO, load_tool, run_cli
+from helpers import PHOTO, REPO, load_tool, mobilenet_card, run_cli
 from livepose.card import load_card
 from livepose.inference import file_sha256, make_network
 from livepose.preprocess import Preprocessor
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("onnx") is None,
                                 reason="tools/convert_fp16.py needs onnx (pip install -e .[dev])")
+
+
+@pytest.fixture(scope="module")
+def card():
+    """mobilenet_thin: the network these tools convert by default (lwop ships its own int8 IR)."""
+    return mobilenet_card()
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,12 @@ CARD = MODELS / "lwop.json"
 IR = SHARED / "models" / "human-pose-estimation-0001" / "human-pose-estimation-0001.xml"
 BACKENDS = ["onnxruntime", pytest.param("openvino", marks=pytest.mark.skipif(
     importlib.util.find_spec("openvino") is None, reason="openvino is not installed"))]
-# people found with the card's defaults (-1x368), both engines, measured
-PEOPLE = {"000000196141.jpg": 4, "000000197388.jpg": 5, "000000000785.jpg": 1, "000000040083.jpg": 3}
+# people found with the card's defaults (-1x368, its decoding rules, suppression on), both engines,
+# measured; 000000040083 has 2 people annotated with keypoints (with OpenPose's rules a third
+# pose was found there, an unannotated figure of 491 px^2)
+PEOPLE = {"000000196141.jpg": 4, "000000197388.jpg": 5, "000000000785.jpg": 1, "000000040083.jpg": 2}
+# fields of the card measured after conversion, not written by the converter (models/README.md)
+TUNED = ("sha256", "converted_from", "decode", "auto_precision")
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +102,6 @@ def test_the_converter_remakes_the_shipped_model(tmp_path, capsys):
     if check:
         assert "check passed" in out
     made = json.loads((tmp_path / "lwop.json").read_text())
-    assert {k: v for k, v in made.items() if k not in ("sha256", "converted_from")} == \
-        {k: v for k, v in data.items() if k not in ("sha256", "converted_from")}
+    assert {k: v for k, v in made.items() if k not in TUNED} == {k: v for k, v in data.items() if k not in TUNED}
     if onnx.__version__ == data["converted_from"]["versions"]["onnx"]:
         assert made["sha256"] == data["sha256"]  # byte for byte

@@ -16,12 +16,18 @@ import cv2
 import numpy as np
 import pytest
 
-from helpers import COCO_DIR, PHOTO, REPO, card_copy_in, card_dict, error_line, load_tool
+from helpers import COCO_DIR, PHOTO, REPO, card_copy_in, card_dict, error_line, load_tool, mobilenet_card
 from livepose.card import load_card
 from livepose.inference import file_sha256, make_network
 from livepose.preprocess import Preprocessor
 
 TOOL = REPO / "tools" / "quantize_int8.py"
+
+
+@pytest.fixture(scope="module")
+def card():
+    """mobilenet_thin: the network these tools convert by default (lwop ships its own int8 IR)."""
+    return mobilenet_card()
 
 
 def _tool(*args, timeout=600):

@@ -36,7 +36,7 @@ def _check_consistent(out: Path, expect_frames: int | None = None, contiguous: b
     assert indices == sorted(set(indices))
     if contiguous:
         assert indices == list(range(n))
-    assert all(d["schema"] == "livepose.frame/1" and d["model"] == "mobilenet_thin" for d in lines)
+    assert all(d["schema"] == "livepose.frame/1" and d["model"] == "lwop" for d in lines)
     op_files = sorted((out / "op").glob("*_keypoints.json"))
     assert len(op_files) == n
     coco = json.loads((out / "coco.json").read_text())
