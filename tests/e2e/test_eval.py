@@ -27,6 +27,10 @@ def test_eval_on_fixture_writes_report_and_results(tmp_path, capsys):
     assert report["num_images"] == 4 and report["num_people_found"] == 12
     assert set(report["timings_ms"]) == {"preprocess", "inference", "decode"}
     assert all(v > 0 for v in report["timings_ms"].values())
+    # what produced the figures: network, engine, decoding, suppression and accuracy mode
+    assert report["model"] == "lwop" and report["augment"] == {"scales": [1.0], "flip": False}
+    assert report["engine"]["backend"] in ("onnxruntime", "openvino") and report["engine"]["model_file"]
+    assert report["decode"] and report["suppress"]["pose_nms"] is True
     assert f"AP {metrics['AP']:.3f}" in out
     results = json.loads((tmp_path / "report.results.json").read_text())
     assert len(results) == 12
