@@ -51,7 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -313,6 +313,13 @@ def measure(args) -> dict:
     installed = Installed.probe()
     networks = bundled_networks()
     result["default_network"] = networks[0].name if networks else None
+    if networks:  # what `livepose run` with no options runs here, and the default before lwop
+        from livepose.inference import choose_engine
+        from livepose.settings import ModelSettings
+
+        auto = choose_engine(ModelSettings(), installed, networks[0].card())
+        result["default_key"] = f"{networks[0].name}:{auto.backend}:{auto.precision}"
+        result["baseline_key"] = "mobilenet_thin:onnxruntime:fp32"
 
     configs: list[Config] = []
     for info in networks:
@@ -568,6 +575,14 @@ def notes(result: dict) -> str:
                     + ", ".join(f"{r['network']}: {ENGINES.get(r['backend'], r['backend'])}" for r in accurate)
                     + "); AP and ms per photo only.")
     out += ["", " ".join(said)]
+    by_key = {f"{r['network']}:{r['backend']}:{r['precision']}": r for r in rows if r["mode"] == "normal"}
+    a, b = by_key.get(result.get("default_key", "")), by_key.get(result.get("baseline_key", ""))
+    fps_a = ((a or {}).get("end_to_end") or {}).get("fps")
+    fps_b = ((b or {}).get("end_to_end") or {}).get("fps")
+    if fps_a and fps_b:
+        out += ["", f"The default (`livepose run` with no options: {result['default_key']}) against the default "
+                    f"before lwop ({result['baseline_key']}), end to end in the same run: {fps_a:.1f} / {fps_b:.1f} "
+                    f"FPS = **{fps_a / fps_b:.2f}x**."]
     skipped = result.get("skipped") or []
     missing = result.get("not_measured") or {}
     if skipped or missing:
