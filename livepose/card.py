@@ -91,13 +91,15 @@ class ModelCard:
     flip: FlipSpec | None = None  # left/right pairs, for the accuracy mode's mirrored run
     # the network's own decoding rules (a card's ``decode``), used when a run names none (None: OpenPose's)
     decode: DecodeConfig | None = None
-    # per backend, the precision ``--precision auto`` takes (its sibling card), e.g.
-    # (("openvino", "int8"),): measured on the dev sets before a card says so (models/README.md)
-    auto_precision: tuple[tuple[str, str], ...] = ()
+    # per backend, the precisions ``--precision auto`` may take, in order of preference (the first
+    # this machine runs), e.g. (("openvino", ("bf16", "int8")),): measured on the dev sets before a
+    # card says so (models/README.md)
+    auto_precision: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
-    def auto_precision_for(self, backend: str) -> str | None:
-        """The precision ``auto`` means on ``backend`` for this card (None: its own model's)."""
-        return dict(self.auto_precision).get(backend)
+    def auto_precision_for(self, backend: str) -> tuple[str, ...]:
+        """The precisions ``auto`` may take on ``backend`` for this card, preferred first (empty: its
+        own model's)."""
+        return dict(self.auto_precision).get(backend, ())
 
     @property
     def num_parts(self) -> int:
@@ -340,21 +342,23 @@ def load_card(card_path: str | Path | None = None, model_path: str | Path | None
 AUTO_BACKENDS = ("onnxruntime", "openvino")
 
 
-def _auto_precision(value: Any, where: str) -> tuple[tuple[str, str], ...]:
-    """A card's ``auto_precision``: {backend: precision}, e.g. {"openvino": "int8"}."""
+def _auto_precision(value: Any, where: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A card's ``auto_precision``: {backend: precision or [precisions, preferred first]}, e.g.
+    {"openvino": ["bf16", "int8"]}."""
     if value is None:
         return ()
     if not isinstance(value, dict):
         raise ModelError(f"{where}: field 'auto_precision' must be an object {{backend: precision}}")
     out = []
-    for backend, precision in value.items():
+    for backend, precisions in value.items():
         if backend not in AUTO_BACKENDS:
             raise ModelError(f"{where}: field 'auto_precision' names backend {backend!r}; "
                              f"use {' or '.join(AUTO_BACKENDS)}")
-        if precision not in CARD_PRECISIONS:
+        listed = [precisions] if isinstance(precisions, str) else precisions
+        if not isinstance(listed, list) or not listed or any(p not in CARD_PRECISIONS for p in listed):
             raise ModelError(f"{where}: field 'auto_precision.{backend}' must be one of "
-                             f"{', '.join(CARD_PRECISIONS)}, got {precision!r}")
-        out.append((backend, precision))
+                             f"{', '.join(CARD_PRECISIONS)} or a list of them, got {precisions!r}")
+        out.append((backend, tuple(listed)))
     return tuple(sorted(out))
 
 

@@ -7,9 +7,10 @@ see :func:`precision_card`).  :func:`make_network` makes the decision and opens 
 
 ``backend`` auto takes ONNX Runtime when it has CUDA (or when execution providers are named, or
 for fp16), else OpenVINO when installed, else ONNX Runtime's CPU provider.  ``precision`` auto
-keeps the card's own model (fp32) unless the card's ``auto_precision`` names another for the
-backend (lwop: its int8 IR on OpenVINO, measured on the dev sets) or a faster precision is listed
-in :data:`AUTO_PRECISIONS_VERIFIED`.  auto never fails; a backend or precision asked for by name that
+keeps the card's own model (fp32) unless the card's ``auto_precision`` lists others for the
+backend, the first this machine runs taken (lwop on OpenVINO: bf16 where the CPU has BF16, else its
+int8 IR; measured on the dev sets), or a faster precision is listed in
+:data:`AUTO_PRECISIONS_VERIFIED`.  auto never fails; a backend or precision asked for by name that
 is missing or unsupported is a :class:`BackendError`, one line naming it and how to get it.
 """
 
@@ -94,9 +95,14 @@ def _precision(backend: str, precision: str, card: ModelCard | None, installed: 
         return "int8"  # a quantized model given directly
     if precision == "int8":
         return "int8"
-    if precision == "auto" and card is not None and card.auto_precision_for(backend) == "int8" \
-            and sibling_card_path(card, "int8").is_file():
-        return "int8"  # the card says its int8 model was measured good enough for auto here
+    if precision == "auto" and card is not None:  # the card's measured choices, the first that runs here
+        for candidate in card.auto_precision_for(backend):
+            if candidate == "int8" and sibling_card_path(card, "int8").is_file():
+                return "int8"
+            if candidate == "bf16" and backend == "openvino" and "BF16" in installed.openvino_cpu:
+                return "bf16"
+            if candidate == card.precision:
+                return candidate
     if precision == "auto" and "int8" in AUTO_PRECISIONS_VERIFIED and card is not None \
             and sibling_card_path(card, "int8").is_file():
         return "int8"

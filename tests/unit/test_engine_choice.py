@@ -164,7 +164,7 @@ def test_lwop_runs_its_onnx_model_on_either_engine_and_its_int8_ir_on_openvino_o
     for installed, backend in ((CPU_ONLY, "onnxruntime"), (GPU_OPENVINO, "onnxruntime")):
         choice = _choose(installed, lwop)  # auto on ONNX Runtime: fp32, the ONNX file
         assert (choice.backend, choice.precision, choice.card.card_path) == (backend, "fp32", LWOP)
-    choice = _choose(CPU_OPENVINO, lwop)  # auto on OpenVINO: the card's auto_precision, the IR
+    choice = _choose(CPU_OPENVINO, lwop)  # auto on OpenVINO without BF16: the card's auto_precision, the IR
     assert (choice.backend, choice.precision, choice.card.card_path) == ("openvino", "int8", LWOP_IR)
     choice = _choose(CPU_OPENVINO, lwop, precision="fp32")
     assert (choice.backend, choice.precision, choice.card.card_path) == ("openvino", "fp32", LWOP)
