@@ -376,7 +376,13 @@ class TrackerConfig(_Section):
     A track seen only once widens its tolerance at ``init_speed`` sizes per second instead (its
     velocity is unknown).  ``mirror_match``: a detection may also match a track with its left and
     right parts swapped (bottom-up networks label people seen from the side or back mirrored in
-    some frames); the track then takes the detection's labels (:mod:`livepose.track.tracker`).
+    some frames); such a match counts as mirrored (the detection is taken with its sides swapped)
+    only when it costs less than as labelled by more than ``mirror_margin``.
+    ``label_vote_frames``: a track's output keeps its own left/right labelling and adopts the
+    network's only when its mirrored matches outnumber those as labelled by this many frames (a
+    tentative track follows the majority of its frames); 0 or 1: the output follows the
+    network's labels every frame (and with ``mirror_margin`` 0, the tracker does exactly as
+    before the vote; :mod:`livepose.track.tracker`).
 
     Lifecycle: ``min_hits`` frames with a detection confirm a track; a confirmed track unseen
     coasts (predicted forward, not reported) and is re-associated for ``max_lost_seconds``, then
@@ -401,6 +407,8 @@ class TrackerConfig(_Section):
     oks_kappa: float = 0.15
     iou_weight: float = 0.0
     mirror_match: bool = True
+    mirror_margin: float = 0.1
+    label_vote_frames: int = 3
     unseen_spread: float = 0.5
     min_hits: int = 3
     max_lost_seconds: float = 1.0
@@ -422,6 +430,8 @@ class TrackerConfig(_Section):
         c.number("oks_kappa", lambda v: v > 0.0, "> 0")
         c.number("iou_weight", lambda v: 0.0 <= v <= 1.0, "in [0, 1]")
         c.flag("mirror_match")
+        c.number("mirror_margin", lambda v: 0.0 <= v < 1.0, "in [0, 1)")
+        c.integer("label_vote_frames", 0, 1000)
         c.number("unseen_spread", lambda v: v >= 0.0, ">= 0")
         c.integer("min_hits", 1, 1000)
         c.number("max_lost_seconds", lambda v: v >= 0.0, ">= 0")

@@ -189,6 +189,10 @@ class Tracks:
     ``state``: (T,) int8 TRACK_TENTATIVE or TRACK_CONFIRMED.
     ``det_index``: (T,) int32 row of this frame's Poses the track took.
     ``score``: (T,) float32 the detection's score.
+
+    Every per-part array is in the track's own left/right labelling: where the tracker's vote
+    says the network labelled the person mirrored this frame (:mod:`livepose.track.tracker`),
+    ``xy_raw`` and ``conf`` are the detection's with its left and right parts swapped.
     """
 
     ids: np.ndarray

@@ -281,16 +281,29 @@ def lag_frames(pairs) -> float:
 
 
 def check_tracks_contract(tracks, poses) -> None:
-    """What every Tracks the tracker reports promises about the frame's Poses."""
+    """What every Tracks the tracker reports promises about the frame's Poses.  A row may carry its
+    detection with left and right swapped (the track's stable labelling, livepose.track.tracker)."""
+    from livepose.track.cost import mirror_from_names
     from livepose.types import TRACK_CONFIRMED, TRACK_TENTATIVE
 
     assert np.all(np.diff(tracks.det_index) > 0), "rows in detection order, one per detection"
     assert len(set(tracks.ids.tolist())) == len(tracks)
     assert np.all(tracks.det_index >= 0) and np.all(tracks.det_index < len(poses))
     assert set(np.unique(tracks.state)) <= {TRACK_TENTATIVE, TRACK_CONFIRMED}
-    vis = (poses.conf[tracks.det_index] > 0) & np.isfinite(poses.xy[tracks.det_index]).all(-1)
+    det_xy, det_conf = poses.xy[tracks.det_index].copy(), poses.conf[tracks.det_index].copy()
+    mirror = mirror_from_names(tuple(poses.part_names))
+
+    def same(xy, conf, r):
+        seen = (conf[r] > 0) & np.isfinite(xy[r]).all(-1)
+        return np.array_equal(np.isfinite(tracks.xy_raw[r, :, 0]), seen) and np.array_equal(tracks.xy_raw[r][seen],
+                                                                                             xy[r][seen])
+
+    for r in range(len(tracks) if mirror is not None else 0):  # rows in the track's labelling: swapped
+        if not same(det_xy, det_conf, r) and same(det_xy[:, mirror], det_conf[:, mirror], r):
+            det_xy[r], det_conf[r] = det_xy[r][mirror], det_conf[r][mirror]
+    vis = (det_conf > 0) & np.isfinite(det_xy).all(-1)
     np.testing.assert_array_equal(np.isfinite(tracks.xy_raw[..., 0]), vis)
-    np.testing.assert_array_equal(tracks.xy_raw[vis], poses.xy[tracks.det_index][vis])
+    np.testing.assert_array_equal(tracks.xy_raw[vis], det_xy[vis])
     assert np.all(tracks.conf[~vis] == 0)
     assert not np.any(tracks.predicted & vis)
     assert np.all(np.isfinite(tracks.xy[vis])), "a measured joint always has a smoothed value"

@@ -23,7 +23,8 @@ detection as labelled and against the detection with its parts swapped, ``det[:,
 
     cost(t, d)  = min(cost(t, d as labelled), cost(t, d mirrored))
 
-and ``mirrored_pose_cost`` also says which one was smaller (ties: as labelled).  The box of a
+and ``mirrored_pose_cost`` also says which one was smaller (ties: as labelled; with a ``margin``,
+mirrored only where smaller by more than it).  The box of a
 mirrored pose is its box, so the box cost and the gate's pruning are the same for both.
 """
 
@@ -156,9 +157,10 @@ def pose_cost(track_xy: np.ndarray, track_known: np.ndarray, det_xy: np.ndarray,
 def mirrored_pose_cost(track_xy: np.ndarray, track_known: np.ndarray, det_xy: np.ndarray, det_visible: np.ndarray,
                        tolerance: np.ndarray, iou_weight: float = 0.0, gate: float | None = None,
                        track_boxes: np.ndarray | None = None, det_boxes: np.ndarray | None = None,
-                       mirror: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``pose_cost`` and (T, D) bool: the detection mirrored (``det[:, mirror]``) cost strictly less
-    than as labelled (all False without ``mirror``)."""
+                       mirror: np.ndarray | None = None, margin: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """``pose_cost`` and (T, D) bool: the detection mirrored (``det[:, mirror]``) cost less than as
+    labelled by more than ``margin`` (keypoint cost; 0: strictly less; all False without ``mirror``).
+    The cost is the smaller of the two either way."""
     track_known = np.asarray(track_known, dtype=bool)
     det_visible = np.asarray(det_visible, dtype=bool)
     n_tracks, n_dets = track_known.shape[0], det_visible.shape[0]
@@ -175,8 +177,8 @@ def mirrored_pose_cost(track_xy: np.ndarray, track_known: np.ndarray, det_xy: np
         cost = keypoint_cost(track_xy, track_known, det_xy, det_visible, tol)
         if mirror is not None:
             other = keypoint_cost(track_xy, track_known, det_xy[:, mirror], det_visible[:, mirror], tol)
-            mirrored = other < cost
-            cost = np.where(mirrored, other, cost)
+            mirrored = other < cost - margin
+            cost = np.minimum(other, cost)
     else:
         gap = box_gap(tb, db)
         lower = (1.0 - iou_weight) * (1.0 - np.exp(-0.5 * (gap / tol[:, None]) ** 2)) + iou_weight * box_cost
@@ -186,9 +188,8 @@ def mirrored_pose_cost(track_xy: np.ndarray, track_known: np.ndarray, det_xy: np
         pair = keypoint_cost_pairs(a_xy, a_known, b_xy, b_vis, a_tol)
         if mirror is not None:  # the mirrored pose has the same box: the same candidates
             other = keypoint_cost_pairs(a_xy, a_known, b_xy[:, mirror], b_vis[:, mirror], a_tol)
-            flip = other < pair
-            mirrored[t, d] = flip
-            pair = np.where(flip, other, pair)
+            mirrored[t, d] = other < pair - margin
+            pair = np.minimum(other, pair)
         cost[t, d] = pair
     if iou_weight > 0.0:
         cost = (1.0 - iou_weight) * cost + iou_weight * box_cost

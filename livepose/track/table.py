@@ -13,6 +13,11 @@ again, when it becomes confirmed, or times out.  A coasting track is never in
 The per-joint arrays (``known``, ``joint_age`` and every array of the smoother's state, all
 smoothers' alike) have the part as second axis, so :meth:`TrackTable.relabel` can swap a track's
 left and right parts without knowing what the smoother's arrays mean.
+
+Labelling (:mod:`livepose.track.tracker`): every per-joint array is in the track's own output
+labelling; ``det_swapped`` says that this frame's detection was taken with its left and right
+parts swapped into it, and ``label_run`` / ``label_vote`` hold the vote that decides when the
+track adopts the network's labelling instead (both counted relative to the track's labelling).
 """
 
 from __future__ import annotations
@@ -41,11 +46,14 @@ class TrackTable:
     known: np.ndarray  # (T, P) bool joint has a usable estimate
     joint_age: np.ndarray  # (T, P) float64 seconds since the joint was last measured
     det: np.ndarray  # (T,) int64 row of this frame's Poses taken, -1 none
+    det_swapped: np.ndarray  # (T,) bool this frame's detection taken with its left/right parts swapped
+    label_run: np.ndarray  # (T,) int64 mirrored matches minus matches as labelled, floored at 0
+    label_vote: np.ndarray  # (T,) float64 evidence for the mirrored labelling minus against it, since birth
     filter: tuple  # the smoother's state (arrays of T rows)
 
     @classmethod
     def blank(cls, n: int, num_parts: int, smoother: Smoother) -> TrackTable:
-        """``n`` new tentative tracks: no id (0), no hit, no joint known, no detection."""
+        """``n`` new tentative tracks: no id (0), no hit, no joint known, no detection, no vote."""
         return cls(
             ids=np.zeros(n, np.int64),
             state=np.full(n, TRACK_TENTATIVE, np.int8),
@@ -55,6 +63,9 @@ class TrackTable:
             known=np.zeros((n, num_parts), np.bool_),
             joint_age=np.full((n, num_parts), np.inf),
             det=np.full(n, -1, np.int64),
+            det_swapped=np.zeros(n, np.bool_),
+            label_run=np.zeros(n, np.int64),
+            label_vote=np.zeros(n, np.float64),
             filter=smoother.blank(n, num_parts),
         )
 

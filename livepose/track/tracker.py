@@ -22,16 +22,32 @@ Per frame (T tracks, D detections, P parts):
    unseen this frame: tentative ones are removed, confirmed ones coast (all their joints
    predicted, for association only, their uncertainty growing) until they come back, when
    their joints are updated as usual and the person has the same id, or time out.
-   A track matched to a detection mirrored first swaps its own left and right joints (every
-   per-joint array, the smoother's state included: :meth:`.table.TrackTable.relabel`), then
-   updates as usual: each filter keeps following the same body point with its velocity (none is
-   pulled across the body: the smoothed skeleton keeps its shape), and the output has the
-   network's labels of this frame (``xy`` and ``xy_raw`` name each joint alike; the tracker never
-   relabels a detection).  Updating such a match as labelled instead would drag each left filter
-   towards the right joint and back (measured on the example clip, fp32: the smoothed joints' p95
-   distance to the detection 11.2 px against 7.2 px; benchmarks/README.md); keeping the track's
-   own labels instead would carry the labelling of the frame it was born in on (the clip's
-   walker, born mirrored, would come out mirrored for the 49 frames after).
+   Labelling (``mirror_match``): each track has its own left/right labelling; its per-joint
+   state and its outputs are in it.  A detection matched mirrored relative to it (the mirrored
+   cost lower than as labelled by more than ``mirror_margin``; nearer than that the geometry
+   does not tell, and the detection is taken as the network labelled it) is taken with its left
+   and right parts swapped into the track's labelling: the update sees each body point where
+   its filter is (no filter is pulled across the body, the velocities carry on).  Each match is
+   also a vote: taken mirrored, for the network's labelling; taken as labelled, against it (a
+   detection with no left or right part seen does not vote).  A track adopts the network's labelling, swapping its own
+   joints (every per-joint array, the smoother's state included:
+   :meth:`.table.TrackTable.relabel`), when its mirrored matches outnumber those as labelled
+   by ``label_vote_frames`` (k) since the count last stood at 0 (a count floored at 0: k
+   mirrored frames in a row, or a clear majority of the recent ones): a person the network
+   mislabels for fewer than k frames keeps the output labelling, one it relabels for good (who
+   turned round, say) is relabelled at the k-th frame.  A tentative track, whose labelling is
+   only what its first frames said, also adopts it when the majority of its frames so far says
+   so, each frame weighed by the summed confidence of the detection's left and right parts:
+   the example clip's walker (lwop, onnxruntime fp32), labelled mirrored in the weak frames 0
+   and 2, is relabelled at frame 1 and keeps that.  ``label_vote_frames`` 0 or 1: every
+   mirrored match relabels, the output follows the network's labels each frame (with
+   ``mirror_margin`` 0 too: exactly the tracker before the vote).
+   The outputs may therefore name joints otherwise than the network did in that frame, where
+   the vote says the network flipped the person: ``xy`` and ``xy_raw``, ``conf`` and
+   ``predicted`` alike (the detection's values swapped); ``det_index`` still names the
+   detection taken.  Following the network each frame, each flip jumps both skeletons by twice
+   the body's width: on the example clip jitter raw / smoothed 9.03 / 7.48 px (ratio 0.83)
+   against 5.37 / 3.69 px (0.69) with the vote (benchmarks/README.md).
 4. Each detection left over starts a tentative track with a new id (confirmed after
    ``min_hits`` frames with a detection); ids start at 1 and are never reused.  At most
    ``max_tracks`` tracks live at once: the tracks coasting longest make room, and when none
@@ -70,6 +86,10 @@ class PoseTracker:
     card's ``flip.parts``); None: from the part names (``left_*`` <-> ``right_*``,
     :func:`.cost.mirror_from_names`).  Used when ``config.mirror_match`` is on; ``self.mirror``
     is the permutation in use (None: mirror matching off, or no part has a partner).
+
+    With mirror matching a track's outputs are in its own, stable left/right labelling, which may
+    differ from the network's labels of a frame (the module docstring, 3.): ``xy``, ``xy_raw``,
+    ``conf`` and ``predicted`` of such a row are the detection's left and right parts swapped.
     """
 
     def __init__(self, part_names: tuple[str, ...], config: TrackerConfig | None = None, *,
@@ -84,6 +104,8 @@ class PoseTracker:
         if perm is not None and (perm == np.arange(len(perm))).all():
             perm = None  # nothing to swap
         self.mirror = perm if self.config.mirror_match else None
+        # the parts a mirror relabels: their confidence is a detection's evidence on its labelling
+        self._paired = (perm != np.arange(len(perm))) if self.mirror is not None else None
         self._smoother = make_smoother(self.config)
         self._next_id = 1
         self._last_timestamp: float | None = None
@@ -143,6 +165,7 @@ class PoseTracker:
         tab.joint_age += dt
         tab.keep(tab.unseen <= cfg.max_lost_seconds)
         tab.det[:] = -1
+        tab.det_swapped[:] = False
         tab.filter = smoother.predict(tab.filter, dt, tab.size)
 
         # 2. association, established tracks first.
@@ -157,7 +180,7 @@ class PoseTracker:
             t_boxes = pose_boxes(predicted, tab.known)
             cost, mirrored = mirrored_pose_cost(predicted, tab.known, d_xy, d_vis, tolerance, cfg.iou_weight,
                                                 gate=cfg.gate, track_boxes=t_boxes, det_boxes=d_boxes,
-                                                mirror=self.mirror)
+                                                mirror=self.mirror, margin=cfg.mirror_margin)
             free = np.arange(len(det_rows))
             tentative = tab.state == TRACK_TENTATIVE
             for rows in (np.flatnonzero(~tentative), np.flatnonzero(tentative)):
@@ -172,9 +195,11 @@ class PoseTracker:
         t_rows = track_of_det[taken]
         matched = np.zeros(n_tracks, np.bool_)
         matched[t_rows] = True
-        if mirrored is not None and self.mirror is not None:
-            # a track matched mirrored takes the detection's labels (its joints swapped, then updated)
-            tab.relabel(t_rows[mirrored[t_rows, taken]], self.mirror)
+        if mirrored is not None and self.mirror is not None and len(taken):
+            # the label vote; the detections matched mirrored that do not relabel their track are
+            # taken with their parts swapped into its labelling
+            tab.det_swapped[t_rows] = self._vote(t_rows, mirrored[t_rows, taken], self._evidence(d_conf[taken],
+                                                                                                d_vis[taken]))
         if n_tracks:
             p = len(self.part_names)
             z = np.full((n_tracks, p, 2), np.nan)
@@ -183,6 +208,11 @@ class PoseTracker:
             z[t_rows] = d_xy[taken]
             measured[t_rows] = d_vis[taken]
             conf[t_rows] = d_conf[taken]
+            swapped = np.flatnonzero(tab.det_swapped)
+            if len(swapped):
+                z[swapped] = z[swapped][:, self.mirror]
+                measured[swapped] = measured[swapped][:, self.mirror]
+                conf[swapped] = conf[swapped][:, self.mirror]
             fresh = measured & ~tab.known  # joints without an estimate start at the measurement
             tab.filter = smoother.update(tab.filter, z, measured, fresh, conf, tab.size)
             # A seen track forgets the joints it has not measured for joint_predict_seconds; a coasting
@@ -232,7 +262,30 @@ class PoseTracker:
         born.joint_age = np.where(vis, 0.0, np.inf)
         born.det = det_rows[new].astype(np.int64)
         born.filter = self._smoother.update(born.filter, d_xy[new], vis, vis, d_conf[new], born.size)
+        if self._paired is not None:  # the first frame's labelling: the first vote for it
+            born.label_vote = -self._evidence(d_conf[new], vis)
         return born
+
+    def _evidence(self, conf: np.ndarray, vis: np.ndarray) -> np.ndarray:
+        """(N,) how much N detections say about their left/right labelling: the summed confidence
+        of their left and right parts (0: none visible, no vote)."""
+        return np.where(vis & self._paired, conf, 0.0).sum(axis=1)
+
+    def _vote(self, rows: np.ndarray, mirrored: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        """The label vote of tracks ``rows``, matched this frame, ``mirrored`` (M,) relative to their
+        labelling, with evidence ``weight`` (M,): the tracks whose vote is carried relabel (module
+        docstring, 3.).  Returns (M,) bool: the detection is taken with its parts swapped (matched
+        mirrored, the track keeping its labelling)."""
+        tab, k = self._table, self.config.label_vote_frames
+        run = tab.label_run[rows]
+        run = np.where(weight > 0.0, np.where(mirrored, run + 1, np.maximum(run - 1, 0)), run)
+        vote = tab.label_vote[rows] + np.where(mirrored, weight, -weight)
+        tentative = tab.state[rows] == TRACK_TENTATIVE
+        switch = mirrored & ((run >= k) | (tentative & (vote > 0.0)))
+        tab.label_run[rows] = np.where(switch, 0, run)
+        tab.label_vote[rows] = np.where(switch, -vote, vote)  # now counted relative to the new labelling
+        tab.relabel(rows[switch], self.mirror)
+        return mirrored & ~switch
 
     def _report(self, poses: Poses, det_vis: np.ndarray) -> Tracks:
         """The tracks that took a detection this frame (never a coasting one), in detection order."""
@@ -243,13 +296,18 @@ class PoseTracker:
         rows = rows[np.argsort(tab.det[rows], kind="stable")]
         det = tab.det[rows]
         known = tab.known[rows]
-        vis = det_vis[det]
         pos = self._smoother.position(tuple(a[rows] for a in tab.filter))
+        raw_xy, raw_conf, vis = poses.xy[det], poses.conf[det], det_vis[det]
+        swapped = tab.det_swapped[rows]
+        if swapped.any():  # those detections' values in their track's labelling
+            parts = np.where(swapped[:, None], self.mirror[None, :], np.arange(len(self.part_names))[None, :])
+            at = (det[:, None], parts)
+            raw_xy, raw_conf, vis = poses.xy[at], poses.conf[at], det_vis[at]
         return Tracks(
             ids=tab.ids[rows].copy(),
             xy=np.where(known[..., None], pos, np.nan).astype(np.float32),
-            xy_raw=np.where(vis[..., None], poses.xy[det], np.nan).astype(np.float32),
-            conf=np.where(vis, poses.conf[det], 0.0).astype(np.float32),
+            xy_raw=np.where(vis[..., None], raw_xy, np.nan).astype(np.float32),
+            conf=np.where(vis, raw_conf, 0.0).astype(np.float32),
             predicted=known & ~vis,
             state=tab.state[rows].copy(),
             det_index=det.astype(np.int32),
