@@ -216,7 +216,7 @@ def run_video(config: Config, video: Path, frames: int, extra: list[str]) -> dic
         t0 = time.perf_counter()
         out = livepose(args)
         wall = time.perf_counter() - t0
-    m = SUMMARY.search(out.stdout)
+    m = SUMMARY.search(out.stderr)  # the summary line goes to stderr
     if out.returncode != 0 or not m:
         return {"error": _tail(out)}
     engine = re.search(r"^network: (.*)$", out.stderr, re.M)

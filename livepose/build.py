@@ -8,15 +8,22 @@
         ...
     livepose.run("match.mp4", jsonl="out.jsonl")              # outputs written, a RunSummary back
 
-Order of the checks (each failure is one line and its exit code; nothing is written before
-all of them pass, except what the outputs' own ``open`` creates when the run starts): the
-source opens and gives its first frame, the outputs are made (names and endpoints checked),
-the model and its card load on the chosen engine.
+Order of the checks (each failure is one line and its exit code): the output paths are compared
+with the inputs and with each other (:mod:`livepose.sinks.files.paths`: an output that is an
+input, or two outputs that are one file, exit 2), the source opens and gives its first frame,
+the outputs are made (names and endpoints checked), the model and its card load on the chosen
+engine; when the run starts the network outputs open first (the WebSocket port is bound, the
+receivers resolved), then the files, each under a temporary name
+(:mod:`livepose.sinks.files.atomic`).  No file at an output's path is touched before the run
+ends: then each is renamed into place, complete (also after Ctrl-C, and after a write error:
+valid up to its last complete frame).  A run that fails or is stopped before its first frame
+removes its temporary files and leaves every earlier result as it was.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from livepose.errors import InputError
@@ -87,6 +94,43 @@ def choose_size(estimator, source, *, max_frames: int | None = None, warn: Say |
     return estimator.with_size(choice.size), choice
 
 
+def output_paths(outputs: OutputSettings) -> list:
+    """The file outputs of ``outputs`` as :class:`livepose.sinks.files.paths.Output` (for the checks)."""
+    import re
+
+    from livepose.sinks.files.paths import Output
+
+    made = [Output(option, value) for option, value in (("--video", outputs.video), ("--jsonl", outputs.jsonl),
+                                                         ("--coco", outputs.coco), ("--csv", outputs.csv)) if value]
+    if outputs.openpose_json:
+        made.append(Output("--openpose-json", outputs.openpose_json, re.compile(r".+_\d{12}_keypoints\.json")))
+    return made
+
+
+def check_output_paths(config: RunConfig, *, warn: Say | None = None) -> None:
+    """Before anything is opened: no output is an input (the source's files, the model, the card)
+    or another output (InputError naming both, exit 2).  ``warn`` gets one line per temporary file
+    a killed run left at an output's path (kept: the user decides)."""
+    from livepose.sinks.files.atomic import leftover_temps
+    from livepose.sinks.files.paths import check_outputs, model_files, source_files
+
+    outs = output_paths(config.outputs)
+    if not outs:
+        return
+    inputs = [("the input", p) for p in source_files(config.capture.source)] + model_files(config.model)
+    check_outputs(outs, inputs)
+    if warn is not None:
+        for out in outs:
+            if out.pattern is None:
+                for left in leftover_temps(out.path):
+                    warn(f"{left}: left by a run that was killed before it finished ({out.what} {out.path}, "
+                         f"valid up to its last complete line); kept: rename it to keep it, or delete it")
+            else:
+                for left in leftover_temps(out.path / "*"):
+                    warn(f"{left}: the frames of a run that was killed before it finished ({out.what}); "
+                         f"kept: move them out to keep them, or delete the folder")
+
+
 def build_outputs(outputs: OutputSettings, source_name: str, *, warn: Say | None = None,
                   announce: Say | None = None) -> list:
     """The outputs asked for, in a fixed order: files (video, JSONL, OpenPose JSON, COCO, CSV),
@@ -129,11 +173,29 @@ def build_outputs(outputs: OutputSettings, source_name: str, *, warn: Say | None
 def build_photo_outputs(folder, paths, *, images: bool = True) -> list:
     """The outputs of ``livepose image``: per photo ``<stem>_keypoints.json`` (OpenPose JSON) and,
     with ``images``, the annotated ``<stem><suffix>``, in ``folder``; ``paths[frame.index]``
-    names each result's photo."""
+    names each result's photo.
+
+    Photos with the same stem get distinct names (:func:`livepose.sinks.files.paths.photo_stems`:
+    ``x``, ``x_1``, ...), and an output file that would be one of the photos (``--out`` their own
+    folder, with the images written) is an InputError naming both, before anything is written."""
     from livepose.sinks import ImageSink, OpenPoseJsonSink
+    from livepose.sinks.files.image import image_suffix
+    from livepose.sinks.files.paths import Output, check_outputs, photo_stems
+
+    folder = Path(folder)
+    stems = photo_stems(paths)
+    names = [Path(stem + Path(p).suffix) for stem, p in zip(stems, paths)]
+    outs = [Output(f"the keypoints of {p}", folder / f"{stem}_keypoints.json") for stem, p in zip(stems, paths)]
+    if images:
+        outs += [Output(f"the annotated copy of {p}", folder / f"{stem}{image_suffix(p)}") for stem, p in zip(stems, paths)]
+    try:
+        check_outputs(outs, [("the photo", p) for p in paths])
+    except InputError as exc:
+        hint = " (or --no-image)" if images else ""
+        raise InputError(f"{exc}".replace("give the output another path", f"give another --out folder{hint}")) from None
 
     def name_for(result):
-        return paths[result.frame.index]
+        return names[result.frame.index]
 
     made = [OpenPoseJsonSink(folder, name_for=name_for)]
     if images:
@@ -179,6 +241,8 @@ def build(config: RunConfig, *, outputs: bool = True, on_event: Say | None = Non
     """
     from livepose.pipeline import PoseStream
 
+    if outputs:
+        check_output_paths(config, warn=warn)
     source = open_capture(config.capture, on_event=on_event)
     try:
         made = build_outputs(config.outputs, source.name, warn=warn, announce=announce) if outputs else []

@@ -14,9 +14,16 @@ Exit codes (also in the README):
 from __future__ import annotations
 
 import argparse
+import errno
+import math
 import os
+import re
+import signal
 import sys
+import threading
 import time
+import traceback
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -30,6 +37,7 @@ from livepose import settings as S  # noqa: E402
 from livepose.errors import InputError, LiveposeError  # noqa: E402
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_MODEL, EXIT_OUTPUT, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+_default_showwarning = warnings.showwarning
 
 
 def _size(text: str | None) -> tuple[int, int] | str | None:
@@ -45,7 +53,7 @@ def _size(text: str | None) -> tuple[int, int] | str | None:
         return parse_size(text)
     except ValueError:
         raise S.SettingError(f"--size: must be WxH (e.g. 432x368; -1 in one of them keeps the aspect ratio; "
-                             f"at most 4096) or auto; got {text!r}") from None
+                             f"each side 16 to 4096, at most 4 MP) or auto; got {text!r}") from None
 
 
 def _positive_int(text: str) -> int:
@@ -94,7 +102,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--rules", choices=S.RULE_NAMES,
                    help="limb-grouping rules: OpenPose's or tf-pose-estimation's (default: the network's own, "
                         "its card's decode field, else OpenPose's)")
-    g.add_argument("--upsample", type=_positive_int, metavar="F",
+    g.add_argument("--upsample", metavar="F",
                    help="enlarge heatmaps and PAFs F times before decoding (default: the network's rules' "
                         "factor, 1 for OpenPose's); alone, on OpenPose's rules")
     g.add_argument("--providers", metavar="LIST",
@@ -151,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'livepose COMMAND --help' for the options of each command.",
     )
     parser.add_argument("--version", action="version", version=f"livepose {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="on an internal error, print the traceback (may also come after the command)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p_img = sub.add_parser(
@@ -175,7 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval = sub.add_parser(
         "eval", help="COCO keypoint AP of the pipeline on an annotated photo set",
         description="Run the photo pipeline over a COCO person_keypoints set; print AP, AP50, AP75, APm, "
-                    "APl, AR (pycocotools) and per-stage median timings.",
+                    "APl, AR (pycocotools) and per-stage median timings. An image that cannot be read is named "
+                    "in one line and left out of the scores (its people are not counted as missed): the figures "
+                    "are over the images read ('N of M images read; AP over those'), and the exit code is 2.",
     )
     p_eval.add_argument("--annotations", type=Path, required=True, metavar="JSON",
                         help="COCO person_keypoints annotation file")
@@ -215,7 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p_run.add_argument("source", metavar="SOURCE",
-                       help="video file, folder or glob of images (name order), webcam index (0, 1, ...) or stream URL")
+                       help="video file, folder or glob of images (name order; hidden files, .name and the ._name "
+                            "files of a folder copied from a Mac, are not frames; an image that cannot be read is "
+                            "skipped with one line and the run ends with exit 2), webcam index (0, 1, ...) or "
+                            "stream URL")
     g = p_run.add_argument_group("outputs (any combination)")
     g.add_argument("--video", type=Path, metavar="FILE", help="annotated video (.mp4, .mov, .avi or .mkv), same size and frame rate")
     g.add_argument("--jsonl", type=Path, metavar="FILE", help="JSON Lines, one object per frame, flushed as produced")
@@ -269,7 +284,14 @@ def decode_settings(args: argparse.Namespace) -> S.DecodeConfig | None:
     """The rules --rules and --upsample name; None when neither is given (the network card's own)."""
     if args.rules is None and args.upsample is None:
         return None
-    return S.decode_rules(args.rules or "openpose", args.upsample)
+    upsample = None
+    if args.upsample is not None:
+        try:
+            upsample = int(args.upsample)
+            return S.decode_rules(args.rules or "openpose", upsample)
+        except (ValueError, S.SettingError):
+            raise InputError(f"--upsample: must be a whole number 1 to 8; got {args.upsample!r}") from None
+    return S.decode_rules(args.rules or "openpose", upsample)
 
 
 def suppress_settings(args: argparse.Namespace) -> S.SuppressSettings:
@@ -403,7 +425,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for failure in report["failed_images"]:
         print(f"error: {failure}", file=sys.stderr)
     m, t = report["metrics"], report["timings_ms"]
-    print(f"{report['num_images']} images, {report['num_people_found']} people found")
+    if report["failed_images"]:
+        print(f"{report['num_images']} of {report['num_images_listed']} images read; AP over those, "
+              f"{report['num_people_found']} people found")
+    else:
+        print(f"{report['num_images']} images, {report['num_people_found']} people found")
     print("  ".join(f"{k} {m[k]:.3f}" for k in ("AP", "AP50", "AP75", "APm", "APl", "AR")))
     print("median ms: " + "  ".join(f"{k} {v}" for k, v in t.items()))
     if results_path is not None:
@@ -422,6 +448,8 @@ def cmd_eval_track(args: argparse.Namespace) -> int:
     from livepose.track import PoseTracker
 
     require_motmetrics()
+    if args.fps is not None and not (math.isfinite(args.fps) and 0 < args.fps <= 1000):
+        raise InputError(f"--fps: must be a number above 0 and at most 1000, got {args.fps:g}")
     if args.json is not None:
         _prepare_folder(args.json.parent if str(args.json.parent) else Path("."))
     total = len(load_posetrack(args.annotations)["images"])
@@ -475,17 +503,25 @@ def _warn_fallback(est) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from livepose.build import build
+    from livepose.images import check_name
 
     config = run_config(args)
+    if "://" not in args.source:  # a name the file system cannot look up is an input error (exit 2)
+        check_name(args.source, "input")
     quiet = args.quiet
     run = build(config, on_event=None if quiet else _warn, warn=_warn, announce=None if quiet else _say)
     summary = run.execute()
     if not quiet:
-        print(summary.line(), flush=True)
+        # on stderr, with the progress: stdout stays clean for --jsonl /dev/stdout
+        print(summary.line(), file=sys.stderr, flush=True)
         for sink in run.outputs:
             line = sink.summary()
             if line:
-                print(line, flush=True)
+                print(line, file=sys.stderr, flush=True)
+    for line in getattr(run.source, "warnings", ()):  # e.g. a header declaring more frames than the stream
+        _warn(line)
+    for line in getattr(run.source, "unreadable", ()):  # images of a folder skipped: one line each
+        print(f"error: {line}", file=sys.stderr)
     if summary.stopped_early:
         print(f"error: {summary.stopped_early}; outputs hold the {summary.frames} frames read", file=sys.stderr)
         return EXIT_INPUT
@@ -500,9 +536,93 @@ def cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _split_argv(argv: Sequence[str]) -> tuple[list[str], bool]:
+    """(argv for argparse, --debug given).  ``--size -1x368`` (as the README writes it) becomes
+    ``--size=-1x368``: argparse takes a value starting with '-' for an option otherwise.
+    ``--debug`` may come anywhere (before a ``--``)."""
+    out: list[str] = []
+    debug = False
+    items = list(argv)
+    i = 0
+    while i < len(items):
+        tok = items[i]
+        if tok == "--":
+            out.extend(items[i:])
+            break
+        if tok == "--debug":
+            debug = True
+        elif (tok in _DASH_VALUE_OPTIONS and i + 1 < len(items) and items[i + 1].startswith("-")
+              and _DASH_VALUE.match(items[i + 1])):
+            out.append(f"{tok}={items[i + 1]}")
+            i += 1
+        else:
+            out.append(tok)
+        i += 1
+    return out, debug
+
+
+# options whose value may start with '-': --size -1x368, --scales -1 (refused with its own line)
+_DASH_VALUE_OPTIONS = ("--size", "--scales", "--min-person-score")
+_DASH_VALUE = re.compile(r"^-[0-9.]")
+
+
+def _signals():
+    """Ctrl-C and SIGTERM raise KeyboardInterrupt from the start (exit 130), also when started as a
+    background job from a script (whose SIGINT the shell ignores).  Returns the handlers to restore."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def _term(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        return (signal.signal(signal.SIGINT, signal.default_int_handler), signal.signal(signal.SIGTERM, _term))
+    except (ValueError, OSError):
+        return None
+
+
+def _restore_signals(previous) -> None:
+    if previous is not None:
+        for signum, handler in zip((signal.SIGINT, signal.SIGTERM), previous):
+            try:
+                signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+            except (ValueError, OSError, TypeError):
+                pass
+
+
+def _own_warnings() -> tuple:
+    from livepose.preprocess import NetSizeWarning
+
+    return (NetSizeWarning,)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """livepose's own warnings (e.g. a network input scaled down) as one ``warning: ...`` line."""
+    if issubclass(category, _own_warnings()):
+        _warn(str(message))
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv, debug = _split_argv(sys.argv[1:] if argv is None else argv)
+    debug = debug or os.environ.get("LIVEPOSE_DEBUG", "") not in ("", "0")
+    previous = _signals()
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return _main(argv, debug)
+    finally:
+        _restore_signals(previous)
+
+
+def _main(argv: list[str], debug: bool) -> int:
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if args.command is None:
         parser.print_help()
         return EXIT_INPUT
@@ -511,6 +631,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except LiveposeError as exc:
+        if debug:
+            traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
@@ -520,6 +642,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except MemoryError:
         print("error: out of memory", file=sys.stderr)
+        return EXIT_INTERNAL
+    except OSError as exc:
+        if debug:
+            traceback.print_exc()
+        if exc.errno == errno.ENAMETOOLONG:
+            name = exc.filename if exc.filename is not None else "a path"
+            print(f"error: {name}: file name too long for the file system", file=sys.stderr)
+            return EXIT_OUTPUT
+        print(f"error: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return EXIT_INTERNAL
+    except Exception as exc:  # the last guard: never a traceback unless asked for
+        if debug:
+            traceback.print_exc()
+        print(f"error: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+              file=sys.stderr)
         return EXIT_INTERNAL
 
 

@@ -20,6 +20,8 @@ from typing import Sequence
 import numpy as np
 
 from livepose.card import ModelCard
+from livepose.errors import InputError
+from livepose.images import to_bgr8
 from livepose.settings import AugmentSettings, DecodeConfig, ModelSettings, SuppressSettings, TrackerConfig
 from livepose.stages import Stages, make_stages
 from livepose.types import Frame, Poses, StageTimings
@@ -155,6 +157,14 @@ class PoseEstimator:
         self._stages.warm_up(image_size)
 
     def __call__(self, image: np.ndarray) -> tuple[Poses, StageTimings]:
-        """Find the people in one BGR uint8 image (h, w, 3)."""
+        """Find the people in one BGR uint8 image (h, w, 3); grayscale, BGRA, 16-bit and float images
+        are converted.  Anything else (None, an empty array, not an array) is InputError."""
+        if not isinstance(image, np.ndarray):
+            raise InputError(f"PoseEstimator: expected an image (a numpy array, h x w x 3 BGR), got "
+                             f"{'None (an image that was not read?)' if image is None else type(image).__name__}")
+        if image.size == 0 or image.ndim not in (2, 3):
+            raise InputError(f"PoseEstimator: expected an image (h x w x 3 BGR), got an array of shape {image.shape}")
+        if not (image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3):
+            image = to_bgr8(image, "PoseEstimator image")
         result = self._stages.estimate(Frame(0, 0.0, 0.0, image))
         return result.poses, result.timings

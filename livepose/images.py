@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 import cv2
@@ -45,13 +47,32 @@ def to_bgr8(image: np.ndarray, where: str = "image") -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
+def _shown(path) -> str:
+    """A path as it can be printed (bytes that are not UTF-8 shown as escapes)."""
+    return str(path).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def check_name(path: str | Path, what: str = "file") -> None:
+    """InputError when the file system cannot even look the name up (too long, a loop of links)."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        if exc.errno in (errno.ENAMETOOLONG, errno.ELOOP):
+            raise InputError(f"{_shown(path)}: {exc.strerror.lower()} (the {what}'s name)") from None
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Read an image file as 8-bit BGR, or raise InputError naming the file and the problem."""
     path = Path(path)
+    check_name(path, "image")
     if not path.exists():
         raise InputError(f"{path}: file not found")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not an image")
+    if not path.is_file():  # reading a FIFO would wait forever
+        raise InputError(f"{_shown(path)}: not a regular file (a pipe, device or socket); give an image file")
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
@@ -69,12 +90,23 @@ def read_image(path: str | Path) -> np.ndarray:
     return to_bgr8(image, str(path))
 
 
+def _listed(path: Path) -> bool:
+    """An image of a folder: an image suffix, a regular file, not hidden (dot-files, and the ``._*``
+    AppleDouble files of a folder copied from a Mac, are never frames)."""
+    return not path.name.startswith(".") and path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
+
+
 def list_images(paths: list[str | Path]) -> list[Path]:
-    """Expand folders (their images in name order); files are kept as given, whatever their suffix."""
+    """Expand folders (their images in name order, hidden files left out); files are kept as given,
+    whatever their suffix."""
     out: list[Path] = []
     for p in map(Path, paths):
-        if p.is_dir():
-            out.extend(sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES and q.is_file()))
+        try:
+            folder = p.is_dir()
+        except OSError:  # a name the file system refuses: read_image says so
+            folder = False
+        if folder:
+            out.extend(sorted(q for q in p.iterdir() if _listed(q)))
         else:
             out.append(p)
     return out

@@ -5,11 +5,17 @@ placed at the top-left corner; the input is padded on the right and bottom to th
 which is always a multiple of the card's ``size_multiple``.  A size of -1 in one
 dimension means "whatever the aspect ratio asks for", so ``(-1, 368)`` gives every
 image a height of 368 and the narrowest stride-aligned width that holds it.
+
+The network input never exceeds ``MAX_NET_AREA`` pixels (4 MP, e.g. 2048x2048): an extreme aspect
+ratio (a 20000x64 panorama at -1x368 would ask for 115000x368) is scaled down to fit, with one
+warning (:class:`NetSizeWarning`, shown once per image size).  A size side must be at least the
+card's ``size_multiple`` (the network's stride).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import cv2
 import numpy as np
@@ -18,8 +24,22 @@ from livepose.card import InputSpec
 from livepose.types import Letterbox
 
 
+#: the largest network input, in pixels (w x h): 4 MP, e.g. 2048x2048 or 4096x1024
+MAX_NET_AREA = 4096 * 1024
+#: the smallest side of --size: below it a network's stride leaves no feature map worth decoding
+MIN_SIZE_SIDE = 16
+
+
+class NetSizeWarning(UserWarning):
+    """The network input an image asks for is larger than MAX_NET_AREA and was scaled down."""
+
+
 def _round_up(value: float, multiple: int) -> int:
     return max(multiple, int(math.ceil(value / multiple - 1e-6)) * multiple)
+
+
+def _round_down(value: float, multiple: int) -> int:
+    return max(multiple, int(math.floor(value / multiple + 1e-6)) * multiple)
 
 
 def plan_letterbox(image_size: tuple[int, int], size: tuple[int, int], multiple: int) -> Letterbox:
@@ -39,6 +59,16 @@ def plan_letterbox(image_size: tuple[int, int], size: tuple[int, int], multiple:
     else:
         net = (_round_up(want_w, multiple), _round_up(want_h, multiple))
         scale = min(want_w / w, want_h / h)
+    if net[0] * net[1] > MAX_NET_AREA:
+        asked = net
+        shrink = math.sqrt(MAX_NET_AREA / (net[0] * net[1]))
+        scale *= shrink
+        net = (_round_down(net[0] * shrink, multiple), _round_down(net[1] * shrink, multiple))
+        # the content must still fit the (rounded down) input
+        scale = min(scale, net[0] / w, net[1] / h)
+        warnings.warn(NetSizeWarning(
+            f"an image of {w}x{h} at size {want_w}x{want_h} asks for a network input of {asked[0]}x{asked[1]}, "
+            f"over the maximum of 4 MP ({MAX_NET_AREA} pixels); running it at {net[0]}x{net[1]}"), stacklevel=2)
     return Letterbox(image_size=(w, h), net_size=net, scale=float(scale))
 
 
@@ -53,6 +83,10 @@ def parse_size(text: str) -> tuple[int, int]:
         raise ValueError(f"size must be positive numbers, -1 allowed in one of them, got {text!r}")
     if max(w, h) > 4096:
         raise ValueError(f"size {text!r} is larger than 4096 pixels on a side")
+    if min(v for v in (w, h) if v != -1) < MIN_SIZE_SIDE:
+        raise ValueError(f"size {text!r} is smaller than {MIN_SIZE_SIDE} pixels on a side")
+    if w > 0 and h > 0 and w * h > MAX_NET_AREA:
+        raise ValueError(f"size {text!r} is over the maximum network input of 4 MP ({MAX_NET_AREA} pixels)")
     return (w, h)
 
 

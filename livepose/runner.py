@@ -41,18 +41,23 @@ class SinkRunner:
         self._threads: list[threading.Thread] = []
         self._stops = [e for e in (getattr(s, "stop_requested", None) for s in self.sinks) if e is not None]
         opened = []
-        try:
-            for sink in self.sinks:
+        try:  # network outputs first (a busy port, an unknown host), then the files' temporary names
+            for sink in sorted(self.sinks, key=lambda s: bool(getattr(s, "writes_files", False))):
                 sink.open(info)
                 opened.append(sink)
         except BaseException:
-            for sink in opened:
-                _close_quietly(sink)
+            for sink in opened:  # nothing is kept of a run that did not start: earlier files stay as they were
+                _discard_quietly(sink)
             raise
         for sink, q in zip(self._threaded, self._queues):
             t = threading.Thread(target=self._work, args=(sink, q), name=f"livepose-sink-{sink.name}", daemon=True)
             t.start()
             self._threads.append(t)
+
+    @property
+    def frames_written(self) -> int:
+        """The most frames any file output has written (0: nothing was produced)."""
+        return max([int(getattr(s, "frames_written", 0) or 0) for s in self.sinks], default=0)
 
     @property
     def needs_picture(self) -> bool:
@@ -98,15 +103,30 @@ class SinkRunner:
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
         self._ctl.abort.set()
-        first: BaseException | None = None
+        errors: list[BaseException] = [self._ctl.error] if self._ctl.error is not None else []
         for sink in self.sinks:
             try:
                 sink.close()
             except BaseException as exc:
-                first = first or exc
-        error = self._ctl.error or first
-        if error is not None:
-            raise error
+                errors.append(exc)
+        if errors:
+            raise _one_error(errors, self.sinks)
+
+
+    def discard(self, timeout: float = 30.0) -> None:
+        """Stop every worker and drop what the outputs made (a run that produced no frame): the
+        temporary files are removed and every earlier file stays as it was."""
+        self._ctl.abort.set()
+        for q in self._queues:
+            try:
+                q.put_nowait(END)
+            except queue.Full:
+                pass
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        for sink in self.sinks:
+            _discard_quietly(sink)
 
 
 def _lower_priority(nice: int) -> None:
@@ -121,6 +141,34 @@ def _lower_priority(nice: int) -> None:
         tid = threading.get_native_id()
         os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
     except OSError:
+        pass
+
+
+def _one_error(errors: list[BaseException], sinks) -> BaseException:
+    """The error a run ends with: output errors become one line naming every output that failed
+    and what each file kept (its frames up to the last complete one, renamed into place)."""
+    from livepose.errors import OutputError
+
+    if not all(isinstance(e, OutputError) for e in errors):
+        return next(e for e in errors if not isinstance(e, OutputError))
+    said: list[str] = []
+    for e in errors:
+        if str(e) not in said:
+            said.append(str(e))
+    for sink in sinks:
+        if getattr(sink, "failure", None) is not None:
+            n = int(getattr(sink, "frames_written", 0))
+            said.append(f"{sink.path} keeps the first {n} frame{'' if n == 1 else 's'} (valid)")
+    if any(getattr(s, "failure", None) is None for s in sinks) and len(said) > 0 and len(sinks) > 1:
+        said.append("the other outputs were closed valid")
+    return OutputError("; ".join(said))
+
+
+def _discard_quietly(sink) -> None:
+    try:
+        discard = getattr(sink, "discard", None)
+        (discard or sink.close)()
+    except Exception:
         pass
 
 
@@ -169,7 +217,12 @@ def run_stream(stream: PoseStream, sinks, *, quiet: bool = False) -> RunSummary:
     """Run ``stream`` to its end into ``sinks`` (each on its own thread, or on this one when it
     says so), with a progress bar.  Ctrl-C or SIGTERM stops the capture; frames already read are
     finished and written, and every output is closed valid.  A second Ctrl-C stops at once
-    (outputs are still closed).  The stream is closed on return."""
+    (outputs are still closed).  The stream is closed on return.
+
+    Files are written under temporary names (:mod:`livepose.sinks.files.atomic`): closing renames
+    each into place, complete (after a write error: valid up to its last complete frame, and the
+    error line says what each failed output kept).  A run that fails or is stopped before its
+    first frame is written discards them instead: every earlier file stays as it was."""
     import signal
 
     from livepose.progress import Progress
@@ -192,6 +245,7 @@ def run_stream(stream: PoseStream, sinks, *, quiet: bool = False) -> RunSummary:
     if stream.max_frames is not None and total is not None:
         total = min(total, stream.max_frames)
     progress = Progress(total, quiet=quiet)
+    failed = False
     try:
         while True:
             try:
@@ -209,14 +263,22 @@ def run_stream(stream: PoseStream, sinks, *, quiet: bool = False) -> RunSummary:
                     break
                 interrupted = True
                 stream.stop_capture()
+    except BaseException:
+        failed = True
+        raise
     finally:
         progress.close()
         try:
             stream.close()
         finally:
-            runner.close()
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+            try:
+                if (failed or interrupted) and stream.frames_done == 0 and not runner.frames_written:
+                    runner.discard()  # nothing produced: every earlier result stays as it was
+                else:
+                    runner.close()  # every file renamed into place, valid (after an error: up to its last frame)
+            finally:
+                if previous is not None:
+                    signal.signal(signal.SIGTERM, previous)
     return RunSummary(
         frames=stream.frames_done,
         seconds=time.perf_counter() - t0,

@@ -18,7 +18,7 @@ from livepose.capture.live import LiveSource
 from livepose.capture.replay import _ImageSequenceCapture, _PacedCapture
 from livepose.capture.urls import _is_stream_url, _redact, _stream_opener
 from livepose.errors import InputError
-from livepose.images import IMAGE_SUFFIXES, list_images
+from livepose.images import IMAGE_SUFFIXES, check_name, list_images
 
 _GLOB_CHARS = set("*?[")
 
@@ -103,6 +103,7 @@ def open_source(
     if spec.lower().startswith("file://"):
         spec = spec[len("file://"):]
         path = Path(spec)
+    check_name(path, "input")
 
     # Cameras.
     if spec.strip().isdigit() and not path.exists():

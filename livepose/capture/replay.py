@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from livepose.capture.base import _is_opened, _release
+from livepose.errors import InputError
 from livepose.images import read_image
 
 
@@ -27,11 +28,14 @@ class _ImageSequenceCapture:
         return True
 
     def read(self) -> tuple[bool, np.ndarray | None]:
-        if self._next >= len(self._paths):
-            return False, None
-        image = read_image(self._paths[self._next])  # InputError reaches the consumer
-        self._next += 1
-        return True, image
+        while self._next < len(self._paths):
+            path = self._paths[self._next]
+            self._next += 1
+            try:
+                return True, read_image(path)
+            except InputError:  # skipped, as a folder read at the consumer's pace skips it
+                continue
+        return False, None
 
     def release(self) -> None:
         self._next = len(self._paths)

@@ -2,7 +2,9 @@
 
 The metrics are COCO's own (pycocotools, keypoint OKS): AP, AP50, AP75, APm, APl, AR.
 Every image listed in the annotation file is processed, also those without people, so
-false positives count.
+false positives count.  An image that cannot be read is left out of the scores (its people are
+not counted as missed): the metrics are over the images read, and the report says how many of
+the listed images that is (``num_images`` of ``num_images_listed``).
 """
 
 from __future__ import annotations
@@ -75,12 +77,14 @@ def evaluate(
     results: list[dict] = []
     times: dict[str, list[float]] = {k: [] for k in STAGES}
     failed: list[str] = []
+    read_ids: list[int] = []
     t_start = time.perf_counter()
     if images:
         source = FrameList([images_dir / img["file_name"] for img in images], folder=images_dir, what="images")
         with PoseStream(source, estimator) as stream:
             for result in stream:
                 img = images[result.frame.index]
+                read_ids.append(img["id"])
                 results.extend(coco_results(result.poses, img["id"]))
                 for k in STAGES:
                     times[k].append(getattr(result.timings, k))
@@ -88,7 +92,8 @@ def evaluate(
                     on_image(img["file_name"], len(result.poses), result.timings.total)
         failed = [message for _, message in source.failures]
     image_ids = [img["id"] for img in images]
-    metrics = coco_eval(data, results, image_ids)
+    # only the images read are scored: an unread image's people are not the network's misses
+    metrics = coco_eval(data, results, read_ids) if read_ids else {name: 0.0 for name in METRIC_NAMES}
     report = {
         "annotations": str(annotations_path),
         "images": str(images_dir),
@@ -100,7 +105,9 @@ def evaluate(
         "engine": {"backend": estimator.network.backend, "precision": estimator.network.precision,
                    "model_file": estimator.network.card.model_path.name},
         "providers": estimator.network.providers,
-        "num_images": len(image_ids) - len(failed),
+        "num_images": len(read_ids),
+        "num_images_listed": len(image_ids),
+        "scored": "the images read" if failed else "every listed image",
         "num_people_found": len(results),
         "failed_images": failed,
         "metrics": {k: round(v, 4) for k, v in metrics.items()},

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from pathlib import Path
 from typing import Callable
@@ -80,8 +81,8 @@ def evaluate_tracking(
     frames_dir = Path(frames_dir)
     if not frames_dir.is_dir():
         raise InputError(f"{frames_dir}: frames folder not found")
-    if fps is not None and not (fps > 0):
-        raise InputError(f"fps must be positive, got {fps}")
+    if fps is not None and not (isinstance(fps, (int, float)) and math.isfinite(fps) and 0 < fps <= 1000):
+        raise InputError(f"fps must be positive and finite (at most 1000), got {fps}")
     if tracker_factory is None:
         from livepose.track import PoseTracker, TrackerConfig
 

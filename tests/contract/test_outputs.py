@@ -19,6 +19,7 @@ import contextlib
 import csv
 import dataclasses
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -118,7 +119,7 @@ def _read_jsonl(path: Path):
 
 def _read_openpose(folder: Path):
     files = sorted(folder.glob("*_keypoints.json"))
-    assert not list(folder.glob("*.part"))
+    assert not list(folder.glob("*.part")) and not list(folder.glob(".*.tmp"))
     return [[(p["person_id"][0], None, _kp(np.reshape(p["pose_keypoints_2d"], (-1, 3))))
              for p in json.loads(f.read_text())["people"]] for f in files]
 
@@ -169,7 +170,7 @@ def _read_video(path: Path):
 
 def _read_images(folder: Path):
     files = sorted(folder.glob("*.png"))
-    assert not list(folder.glob("*.part"))
+    assert not list(folder.glob("*.part")) and not list(folder.glob(".*.tmp"))
     images = [cv2.imread(str(f)) for f in files]
     assert all(i is not None and i.shape == (SIZE[1], SIZE[0], 3) for i in images)
     return images
@@ -557,17 +558,18 @@ def test_atomic_writes(tmp_path):
     write_json_atomic(tmp_path / "a.json", {"x": [1, 2.5]})
     assert (tmp_path / "a.json").read_bytes() == b'{"x":[1,2.5]}'
     write_bytes_atomic(tmp_path / "a.json", b"[]")
-    assert (tmp_path / "a.json").read_bytes() == b"[]" and not list(tmp_path.glob("*.part"))
+    assert (tmp_path / "a.json").read_bytes() == b"[]" and not list(tmp_path.glob(".*.tmp"))
     missing = tmp_path / "no" / "b.json"
     with pytest.raises(OutputError) as err:
         write_json_atomic(missing, {})
     assert str(err.value).startswith(f"{missing}: cannot write (") and "\n" not in str(err.value)
     part = PartFile(tmp_path / "s.json")
+    assert part.temp == tmp_path / f".s.json.livepose-{os.getpid()}.tmp"
     part.write("[1")
-    assert (tmp_path / "s.json.part").read_text() == "[1" and not (tmp_path / "s.json").exists()
+    assert part.temp.read_text() == "[1" and not (tmp_path / "s.json").exists()
     part.commit("]")
     part.commit("]")
-    assert json.loads((tmp_path / "s.json").read_text()) == [1] and not (tmp_path / "s.json.part").exists()
+    assert json.loads((tmp_path / "s.json").read_text()) == [1] and not part.temp.exists()
     gone = PartFile(tmp_path / "t.json")
     gone.discard()
     assert not list(tmp_path.glob("t.json*"))

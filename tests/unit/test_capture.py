@@ -128,17 +128,21 @@ def test_glob_pattern_in_name_order_and_given_fps(photo_folder):
         open_source(str(folder / "*.txt"))
 
 
-def test_bad_image_in_the_middle_raises_naming_it_when_reached(tmp_path):
+def test_bad_image_in_the_middle_is_skipped_naming_it(tmp_path):
     shutil.copy(COCO_PHOTOS[0], tmp_path / "1.jpg")
     (tmp_path / "2.jpg").write_text("this is not a jpeg")
     shutil.copy(COCO_PHOTOS[1], tmp_path / "3.jpg")
     source = open_source(str(tmp_path))
-    assert next(source).index == 0
-    with pytest.raises(InputError, match=r"2\.jpg"):
-        next(source)
+    frames = list(source)  # the run goes on: every readable frame, none lost (issue 13, class 4)
     source.close()
-    with pytest.raises(InputError, match=r"1\.jpg.*(truncated|not an image)"):  # a bad first image: at open
-        (tmp_path / "1.jpg").write_bytes(COCO_PHOTOS[0].read_bytes()[:3000])
+    assert [f.index for f in frames] == [0, 1] and frames[1].image.shape == cv2.imread(str(COCO_PHOTOS[1])).shape
+    assert len(source.unreadable) == 1 and "2.jpg" in source.unreadable[0]
+    assert source.stopped_early and "1 of 3 images could not be read" in source.stopped_early
+    (tmp_path / "1.jpg").write_bytes(COCO_PHOTOS[0].read_bytes()[:3000])  # a bad first image: skipped too
+    with open_source(str(tmp_path)) as source:
+        assert len(list(source)) == 1 and "1.jpg" in source.unreadable[0] and "truncated" in source.unreadable[0]
+    (tmp_path / "3.jpg").write_text("nor is this")
+    with pytest.raises(InputError, match=r"none of the 3 images could be read.*1\.jpg.*truncated"):
         open_source(str(tmp_path))
 
 

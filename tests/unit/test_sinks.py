@@ -190,13 +190,15 @@ def test_outputs_are_streamed_and_flushed_per_frame(tmp_path, run):
         s.open(info)
     for s in sinks:
         s.write(results[0])
-    # on disk before close
-    assert len((tmp_path / "r.jsonl").read_text().splitlines()) == 1
-    assert len(_read_csv(tmp_path / "r.csv")) == len(results[0].poses) * len(info.part_names)
-    part = (tmp_path / "r.json.part").read_text()
+    # on disk before close, under the temporary names (the final paths appear at close)
+    assert len(jsonl._file.temp.read_text().splitlines()) == 1
+    assert len(_read_csv(csv_path._file.temp)) == len(results[0].poses) * len(info.part_names)
+    part = coco.part_path.read_text()
     assert part.count('"image_id"') == len(results[0].poses) and not (tmp_path / "r.json").exists()
+    assert not (tmp_path / "r.jsonl").exists() and not (tmp_path / "r.csv").exists()
     for s in sinks:
         s.close()
+    assert len((tmp_path / "r.jsonl").read_text().splitlines()) == 1 and not list(tmp_path.glob(".*.tmp"))
 
 
 def test_sinks_keep_no_per_frame_state(tmp_path, run):

@@ -9,12 +9,16 @@
 :mod:`.image`         :class:`ImageSink`: annotated photos
 :mod:`.common`        path checks at open (:func:`prepare_file`, :func:`prepare_folder`), :class:`FileSink`
 :mod:`.atomic`        the one atomic writer: :func:`write_bytes_atomic`, :func:`write_json_atomic`, :class:`PartFile`
+:mod:`.paths`         output paths against inputs and each other: :func:`check_outputs`, :func:`photo_stems`
 ====================  ==================================================================
 
 Each streams: a frame is written (and flushed) when it arrives and nothing per frame is
-kept.  ``open`` creates the parent folders and the file, so a path that cannot be
-written fails before the first frame; every ``OSError`` becomes an ``OutputError`` of one
-line naming the file.  ``close`` is idempotent and always leaves valid files.
+kept.  ``open`` creates the parent folders and the file under a temporary name
+(:mod:`.atomic`), so a path that cannot be written fails before the first frame and the file
+at the path is untouched until ``close`` renames the complete file over it; every ``OSError``
+becomes an ``OutputError`` of one line naming the file.  ``close`` is idempotent and always
+leaves valid files; ``discard`` drops what a run that failed to start made.  :mod:`.paths`
+checks output paths against the inputs and each other before anything is opened.
 The schemas are documented in docs/outputs.md; the numbers come from the frame's record
 (:mod:`livepose.records`).
 """

@@ -8,14 +8,15 @@ import os
 from livepose.errors import OutputError
 from livepose.formats import coco_results
 from livepose.records import FrameRecord
-from livepose.sinks.files.atomic import PartFile
+from livepose.sinks.files.atomic import PartFile, temp_path
 from livepose.sinks.files.common import FileSink, prepare_file
 from livepose.types import COCO17_NAMES, FrameResult, StreamInfo
 
 
 class CocoSink(FileSink):
-    """COCO keypoint results (one JSON list for the run), streamed to ``<path>.part`` and
-    renamed to ``path`` by ``close``: the final file is valid JSON however the run ended.
+    """COCO keypoint results (one JSON list for the run), streamed to a temporary name
+    (:class:`PartFile`) and renamed to ``path`` by ``close``: the final file is valid JSON however
+    the run ended.
 
     ``image_id`` is the frame index; entries carry ``track_id`` when the results have ids.
     """
@@ -29,7 +30,7 @@ class CocoSink(FileSink):
 
     @property
     def part_path(self):
-        return self.path.with_name(self.path.name + ".part")
+        return temp_path(self.path)
 
     def open(self, info: StreamInfo) -> None:
         missing = [n for n in COCO17_NAMES if n not in info.part_names]
@@ -50,6 +51,7 @@ class CocoSink(FileSink):
     def _write(self, result: FrameResult, record: FrameRecord, info: StreamInfo) -> None:
         entries = coco_results(record, image_id=record.index)
         if not entries:
+            self.frames_written += 1
             return
         if record.ids is not None:
             for entry, pid in zip(entries, record.json_ids):
@@ -59,15 +61,11 @@ class CocoSink(FileSink):
             chunks.append(("\n" if self._first else ",\n") + json.dumps(entry, separators=(",", ":")))
             self._first = False
         self._file.write("".join(chunks))
+        self.frames_written += 1
 
-    def close(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            part, self._file = self._file, None
-            if part is not None:
-                part.commit("\n]\n")
+    def _commit(self, part: PartFile) -> None:
+        # after a failed write the file is cut back to the last complete entry: the tail still closes it
+        part.commit("\n]\n")
 
 
 __all__ = ["CocoSink"]

@@ -1,9 +1,12 @@
 """What every file output shares: checking paths at open, and the bookkeeping of a file sink.
 
-``open`` creates the parent folders and the file, so a path that cannot be written fails
-before the first frame; every ``OSError`` becomes an ``OutputError`` of one line naming the
-file.  ``close`` is idempotent and always leaves valid files; ``write`` after ``close`` is a
-RuntimeError.
+``open`` creates the parent folders and the file's temporary name
+(:mod:`livepose.sinks.files.atomic`), so a path that cannot be written fails before the first
+frame and the file at ``path`` is untouched until ``close`` renames the complete file over it;
+every ``OSError`` becomes an ``OutputError`` of one line naming the file.  ``close`` is
+idempotent and always leaves valid files (after a failed write: valid up to the last complete
+frame, :attr:`FileSink.frames_written`); ``discard`` removes what a run that failed to start
+made; ``write`` after ``close`` is a RuntimeError.
 """
 
 from __future__ import annotations
@@ -76,8 +79,14 @@ class FileSink(Sink):
     each file output implements; outputs that write pictures get theirs from :meth:`_picture`.
     """
 
+    #: the runner opens these after every other output (network outputs check their ports first)
+    writes_files = True
+
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        self.frames_written = 0  # frames completely written (what the file holds after a failure)
+        self.failure: OutputError | None = None  # the write error that stopped this output
+        self._file = None  # a streamed output's PartFile (livepose.sinks.files.atomic)
         self._lock = threading.Lock()
         self._info: StreamInfo | None = None
         self._closed = False
@@ -88,7 +97,13 @@ class FileSink(Sink):
             info = self._require_open()
             record = record_of(result)
             check_parts(info.part_names, record.part_names)
-            self._write(result, record, info)
+            if self.failure is not None:
+                raise self.failure
+            try:
+                self._write(result, record, info)
+            except OutputError as exc:
+                self.failure = exc
+                raise
 
     def _write(self, result: FrameResult, record: FrameRecord, info: StreamInfo) -> None:
         raise NotImplementedError
@@ -108,6 +123,31 @@ class FileSink(Sink):
 
     def _fail(self, exc: OSError, path: Path | None = None) -> OutputError:
         return OutputError(f"{path or self.path}: cannot write ({problem(exc)})")
+
+    def close(self) -> None:
+        """Rename the streamed file into place (valid up to its last complete frame); idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            part, self._file = self._file, None
+        if part is not None:
+            self._commit(part)
+
+    def _commit(self, part) -> None:
+        part.commit()
+
+    def discard(self) -> None:
+        """Close without keeping anything (a run that failed to start): the temporary file is
+        removed and ``path`` keeps what it held before.  Idempotent; close after it does nothing."""
+        with self._lock:
+            part, self._file = self._file, None
+            if part is not None:
+                self._closed = True
+        if part is not None:
+            part.discard()
+        else:  # an output without a PartFile (its own writer): at least release what it holds
+            self.close()
 
     def _close_text_file(self) -> None:
         """Close the sink's text file ``self._fh`` once (close() may be called again)."""

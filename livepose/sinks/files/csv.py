@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import csv
+import io
 import os
 
+from livepose.errors import OutputError
 from livepose.records import FrameRecord
-from livepose.sinks.files.common import FileSink, open_text, prepare_file
+from livepose.sinks.files.atomic import PartFile
+from livepose.sinks.files.common import FileSink, prepare_file
 from livepose.types import FrameResult, StreamInfo
 
 CSV_HEADER = ("frame", "time", "person", "keypoint", "x", "y", "conf")
@@ -36,36 +39,37 @@ def csv_rows(record: FrameRecord) -> list[tuple]:
 
 class CsvSink(FileSink):
     """Long-form CSV, one row per part per person (``CSV_HEADER``); a frame with nobody
-    gets one row with only ``frame`` and ``time``, so every frame appears."""
+    gets one row with only ``frame`` and ``time``, so every frame appears.  Written under a
+    temporary name and renamed to ``path`` by ``close`` (:class:`PartFile`)."""
 
     name = "csv"
 
     def __init__(self, path: str | os.PathLike):
         super().__init__(path)
-        self._fh = None
-        self._csv = None
+        self._file: PartFile | None = None
+        self._buf = io.StringIO()
+        self._csv = csv.writer(self._buf)
+
+    def _text(self, rows) -> str:
+        self._buf.seek(0)
+        self._buf.truncate()
+        self._csv.writerows(rows)
+        return self._buf.getvalue()
 
     def open(self, info: StreamInfo) -> None:
         prepare_file(self.path)
-        self._fh = open_text(self.path, newline="")
-        self._csv = csv.writer(self._fh)
+        part = PartFile(self.path)
         try:
-            self._csv.writerow(CSV_HEADER)
-            self._fh.flush()
-        except OSError as exc:
-            raise self._fail(exc) from None
+            part.write(self._text([CSV_HEADER]))
+        except OutputError:
+            part.discard()
+            raise
+        self._file = part
         self._info = info
 
     def _write(self, result: FrameResult, record: FrameRecord, info: StreamInfo) -> None:
-        try:
-            self._csv.writerows(csv_rows(record))
-            self._fh.flush()
-        except OSError as exc:
-            raise self._fail(exc) from None
-
-    def close(self) -> None:
-        self._csv = None
-        self._close_text_file()
+        self._file.write(self._text(csv_rows(record)))
+        self.frames_written += 1
 
 
 __all__ = ["CSV_HEADER", "CsvSink", "csv_rows"]

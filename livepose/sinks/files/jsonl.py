@@ -6,7 +6,8 @@ import json
 import os
 
 from livepose.records import FrameRecord, record_of
-from livepose.sinks.files.common import FileSink, open_text, prepare_file
+from livepose.sinks.files.atomic import PartFile
+from livepose.sinks.files.common import FileSink, prepare_file
 from livepose.types import FrameResult, StreamInfo
 
 JSONL_SCHEMA = "livepose.frame/1"
@@ -38,17 +39,18 @@ def jsonl_document(info: StreamInfo, result) -> dict:
 
 
 class JsonlSink(FileSink):
-    """JSON Lines: one object per frame (schema ``livepose.frame/1``), flushed per line."""
+    """JSON Lines: one object per frame (schema ``livepose.frame/1``), flushed per line, written
+    under a temporary name and renamed to ``path`` by ``close`` (:class:`PartFile`)."""
 
     name = "jsonl"
 
     def __init__(self, path: str | os.PathLike):
         super().__init__(path)
-        self._fh = None
+        self._file: PartFile | None = None
 
     def open(self, info: StreamInfo) -> None:
         prepare_file(self.path)
-        self._fh = open_text(self.path)
+        self._file = PartFile(self.path)
         self._info = info
 
     @staticmethod
@@ -58,14 +60,8 @@ class JsonlSink(FileSink):
 
     def _write(self, result: FrameResult, record: FrameRecord, info: StreamInfo) -> None:
         line = json.dumps(jsonl_document(info, record), separators=(",", ":"), allow_nan=False)
-        try:
-            self._fh.write(line + "\n")
-            self._fh.flush()
-        except OSError as exc:
-            raise self._fail(exc) from None
-
-    def close(self) -> None:
-        self._close_text_file()
+        self._file.write(line + "\n")
+        self.frames_written += 1
 
 
 __all__ = ["JSONL_SCHEMA", "JsonlSink", "jsonl_document"]
