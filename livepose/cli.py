@@ -247,7 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="WebSocket server with JSON per frame at ws://HOST:PORT/ws and a live viewer page at "
                          "http://HOST:PORT/ (host default 127.0.0.1; another host is reachable from other machines)")
     gs.add_argument("--ws-token", metavar="TOKEN",
-                    help="WebSocket clients must give ?token=TOKEN (default: $LIVEPOSE_WS_TOKEN; none)")
+                    help="WebSocket clients must give ?token=TOKEN (default: $LIVEPOSE_WS_TOKEN, the safer way: a "
+                         "command line is visible to every local user; none)")
     gs.add_argument("--ws-frames", type=_positive_int, nargs="?", const=640, metavar="WIDTH",
                     help="also send the picture as JPEG, scaled to WIDTH pixels (default 640), to clients that ask")
     gs.add_argument("--osc", type=_endpoint, metavar="HOST:PORT",

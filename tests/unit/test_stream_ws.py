@@ -188,7 +188,7 @@ def test_a_stalled_client_loses_frames_and_nobody_else_does(clip, clients):
     are counted and reported to it once it reads again."""
     info, results = clip
     readers_n, buffer = 9, 8
-    with serving(info, frames_width=768, client_buffer=buffer) as sink:
+    with serving(info, frames_width=768, client_buffer=buffer, send_timeout=60) as sink:  # not cut here
         raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: no autotuning
         raw.connect(("127.0.0.1", sink.port))

@@ -33,6 +33,10 @@ class Client:
         self.status_at = 0.0
         self.ignored = 0
         self.sender: asyncio.Task | None = None
+        # the server's watchdog: since when more than the write limit waits with nothing sent
+        self.stall_since: float | None = None
+        self.stall_sent = 0
+        self.evicted = False
 
     def push_frame(self, item: tuple) -> bool:
         """Queue one frame's messages; drops the oldest frame when full.  True when one was dropped."""

@@ -6,13 +6,15 @@
   with a ``status``.
 * ``{"type": "status"}``: answered with a ``status`` (the client's counters).
 
-Anything else (not JSON, not an object, another type, a binary message) is counted and
-ignored; a message over ``MAX_INCOMING`` bytes closes that client (1009).
+Anything else (not JSON, NaN or Infinity, nesting too deep, not an object, another type, a
+binary message) is counted and ignored, and the client stays connected; a message over
+``MAX_INCOMING`` bytes closes that client (1009), a text message that is not UTF-8 too (1007).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 
@@ -32,18 +34,26 @@ class Request:
     echo: object = None
 
 
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
 def read_request(message) -> Request | None:
-    """The control request in a message, or None when it is not one (to be counted and ignored)."""
+    """The control request in a message, or None when it is not one (to be counted and ignored).
+
+    Never raises: NaN and Infinity (not JSON) and nesting too deep for the parser make a message
+    that is not a control message like any other."""
     doc = None
     if isinstance(message, str):
         try:
-            doc = json.loads(message)
-        except ValueError:
+            doc = json.loads(message, parse_constant=_no_constant)
+        except (ValueError, RecursionError):
             doc = None
     kind = doc.get("type") if isinstance(doc, dict) else None
     if kind == "ping":
         echo = doc.get("t")
-        ok = isinstance(echo, (int, float, str)) and not isinstance(echo, bool) and len(str(echo)) <= 64
+        ok = isinstance(echo, (int, float, str)) and not isinstance(echo, bool) and len(str(echo)) <= 64 \
+            and (not isinstance(echo, float) or math.isfinite(echo))
         return Request("ping", echo=echo if ok else None)
     if kind == "frames" and isinstance(doc.get("on"), bool):
         return Request("frames", on=doc["on"])

@@ -106,8 +106,19 @@ def load_static() -> dict[str, tuple[bytes, str]]:
     return out
 
 
-def static_response(connection, static: dict[str, tuple[bytes, str]], path: str):
-    """The answer to a GET of ``path`` (not /ws): the file when whitelisted, else 404."""
+ALLOWED_METHODS = "GET, HEAD"
+
+
+def method_not_allowed(connection):
+    """405 with an Allow header: only GET (and HEAD for the static files) is served."""
+    response = connection.respond(405, "Method not allowed: only GET and HEAD.\n")
+    response.headers["Allow"] = ALLOWED_METHODS
+    return response
+
+
+def static_response(connection, static: dict[str, tuple[bytes, str]], path: str, head: bool = False):
+    """The answer to a GET (``head``: a HEAD) of ``path`` (not /ws): the file when whitelisted,
+    else 404.  A HEAD gets the same headers and no body."""
     from websockets.datastructures import Headers
     from websockets.http11 import Response
 
@@ -124,10 +135,10 @@ def static_response(connection, static: dict[str, tuple[bytes, str]], path: str)
         ("Referrer-Policy", "no-referrer"),
         ("Connection", "close"),
     ])
-    return Response(200, "OK", headers, body)
+    return Response(200, "OK", headers, b"" if head else body)
 
 
 __all__ = [
-    "CONTENT_SECURITY_POLICY", "STATIC_FILES", "WS_PATH", "host_port", "is_loopback", "load_static", "local_host",
-    "origin_allowed", "static_response",
+    "ALLOWED_METHODS", "CONTENT_SECURITY_POLICY", "STATIC_FILES", "WS_PATH", "host_port", "is_loopback", "load_static",
+    "local_host", "method_not_allowed", "origin_allowed", "static_response",
 ]

@@ -20,7 +20,11 @@ Threads: the server runs an asyncio loop on its own daemon thread.  :meth:`WebSo
 (the sink's worker thread) encodes a frame once and hands the bytes to the loop; each client has a
 bounded buffer of frames (:mod:`.clients`) drained by its own sender task, and when it is full the
 oldest frame is dropped and counted for that client.  A client that stops reading therefore costs
-the others and the pipeline nothing.  With no client connected, ``write`` returns at once without
+the others and the pipeline nothing; and one that reads nothing at all for ``send_timeout``
+seconds (more than WRITE_LIMIT bytes waiting for it, nothing sent) is cut by a watchdog, so that
+stalled clients do not keep the ``max_clients`` places.  What the library writes by itself (the
+pong to every ping frame) has flow control too: a client is not read while its outgoing buffer
+is full (:func:`_connection_class`).  With no client connected, ``write`` returns at once without
 encoding.
 
 The messages and limits are documented in docs/streaming.md.
@@ -43,8 +47,8 @@ from livepose.errors import OutputError
 from livepose.sinks.base import Sink
 from livepose.sinks.stream import auth, control, messages
 from livepose.sinks.stream.clients import Client
-from livepose.sinks.stream.http import WS_PATH, host_port, is_loopback, load_static, local_host, origin_allowed, \
-    static_response
+from livepose.sinks.stream.http import WS_PATH, host_port, is_loopback, load_static, local_host, \
+    method_not_allowed, origin_allowed, static_response
 from livepose.sinks.stream.jpeg import JpegEncoder, is_jpeg, jpeg_size
 from livepose.types import FrameResult, StreamInfo
 
@@ -57,6 +61,39 @@ SEND_BUFFER = 128 * 1024  # kernel send buffer per client (Linux doubles it): bo
 WRITE_LIMIT = 64 * 1024  # websockets' user-space write buffer high-water mark per client
 CLOSE_TIMEOUT = 2.0  # seconds a client gets to answer a close before the connection is cut
 START_TIMEOUT = 10.0
+SEND_TIMEOUT = 5.0  # seconds a client's outgoing data may stay above WRITE_LIMIT with nothing sent: then it is cut
+HARD_WRITE_LIMIT = 1024 * 1024  # bytes buffered for one client above which it is cut at once
+WATCH_INTERVAL = 0.1  # seconds between two checks of every client's outgoing buffer
+
+
+def _connection_class():
+    """websockets' server connection with flow control on what it writes by itself.
+
+    The library answers every ping frame with a pong written straight to the transport, with no
+    flow control: a client that sends pings and never reads would grow the server's memory
+    without bound.  This connection stops reading from a client while its outgoing buffer is
+    above the high-water mark (WRITE_LIMIT), so a ping flood costs at most that buffer plus the
+    kernel's; the server's watchdog then cuts the client (see ``WebSocketSink._watch``)."""
+    from websockets.asyncio.server import ServerConnection
+
+    class FlowControlledConnection(ServerConnection):
+        _reading_paused_for_writes = False
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            transport = self.transport
+            if self.paused and not self._reading_paused_for_writes and not transport.is_closing():
+                self._reading_paused_for_writes = True
+                transport.pause_reading()
+
+        def resume_writing(self) -> None:
+            super().resume_writing()
+            if self._reading_paused_for_writes:
+                self._reading_paused_for_writes = False
+                if not self.transport.is_closing():
+                    self.transport.resume_reading()
+
+    return FlowControlledConnection
 
 
 class WebSocketSink(Sink):
@@ -67,13 +104,17 @@ class WebSocketSink(Sink):
     ``frames_width``: when set, clients may opt in to the frames themselves, as JPEG
     (``jpeg_quality``) downscaled to this width.  ``client_buffer``: frames buffered per client
     before the oldest is dropped.  ``max_clients``: more are refused with HTTP 503.
+    ``send_timeout``: seconds a client may leave its outgoing data unread (more than WRITE_LIMIT
+    bytes waiting and nothing sent) before it is cut (counted in :attr:`clients_evicted`), so
+    that stalled clients do not hold the ``max_clients`` places for the whole run.
     ``announce`` and ``warn``: optional callables given one line each (the URLs at open; a
     warning when listening beyond this machine without a token).
 
     Counters (read them from any thread): :attr:`clients` (connected now), :attr:`clients_total`,
     :attr:`messages_sent`, :attr:`messages_dropped` (frames dropped from clients' buffers, each
     with its JPEG), :attr:`messages_ignored` (incoming messages that were not a control message),
-    :attr:`refused` (HTTP 401/403/503 and 1013 closes), :attr:`jpeg_clients` (clients taking JPEG
+    :attr:`refused` (HTTP 400/401/403/405/503 and 1013 closes), :attr:`clients_evicted` (cut for
+    not reading, see ``send_timeout``), :attr:`jpeg_clients` (clients taking JPEG
     frames now), :attr:`frames_written`, :attr:`frames_unsent`
     (no client was connected) and :attr:`frames_behind` (the server thread was behind; not sent).
     """
@@ -82,8 +123,8 @@ class WebSocketSink(Sink):
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8765, *, token: str | None = None,
                  frames_width: int | None = None, jpeg_quality: int = 70, client_buffer: int = 32,
-                 max_clients: int = 64, announce: Callable[[str], None] | None = None,
-                 warn: Callable[[str], None] | None = None):
+                 max_clients: int = 64, send_timeout: float = SEND_TIMEOUT,
+                 announce: Callable[[str], None] | None = None, warn: Callable[[str], None] | None = None):
         if not 0 <= int(port) <= 65535:
             raise ValueError(f"port must be in 0..65535, not {port}")
         if frames_width is not None and int(frames_width) < 16:
@@ -92,6 +133,8 @@ class WebSocketSink(Sink):
             raise ValueError(f"jpeg_quality must be in 1..100, not {jpeg_quality}")
         if int(client_buffer) < 1 or int(max_clients) < 1:
             raise ValueError("client_buffer and max_clients must be at least 1")
+        if not 0 < float(send_timeout) < float("inf"):
+            raise ValueError(f"send_timeout must be a positive number of seconds, not {send_timeout}")
         auth.check_token_option(token)
         self.host = host
         self.port = int(port)
@@ -100,6 +143,7 @@ class WebSocketSink(Sink):
         self.jpeg_quality = int(jpeg_quality)
         self.client_buffer = int(client_buffer)
         self.max_clients = int(max_clients)
+        self.send_timeout = float(send_timeout)
         self.announce = announce
         self.warn = warn
         self.url: str | None = None  # the viewer page, once open (without the token)
@@ -111,6 +155,7 @@ class WebSocketSink(Sink):
         self.messages_dropped = 0
         self.messages_ignored = 0
         self.refused = 0
+        self.clients_evicted = 0
         self.frames_written = 0
         self.frames_unsent = 0
         self.frames_behind = 0
@@ -119,6 +164,7 @@ class WebSocketSink(Sink):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server = None
+        self._watcher: asyncio.Task | None = None
         self._static: dict[str, tuple[bytes, str]] = {}
         self._hello = b""
         self._jpeg_size: tuple[int, int] | None = None
@@ -217,8 +263,9 @@ class WebSocketSink(Sink):
         self._server = await serve(
             self._handle, sock=sock, process_request=self._process_request, compression=None,
             max_size=control.MAX_INCOMING, write_limit=WRITE_LIMIT, close_timeout=CLOSE_TIMEOUT, open_timeout=5,
-            server_header="livepose", logger=_LOG,
+            server_header="livepose", logger=_LOG, create_connection=_connection_class(),
         )
+        self._watcher = asyncio.get_running_loop().create_task(self._watch())
 
     def close(self) -> None:
         """Close every client with 1001 (going away) and stop the server thread.  Idempotent."""
@@ -241,6 +288,8 @@ class WebSocketSink(Sink):
 
     async def _shutdown(self) -> None:
         self._closing = True
+        if self._watcher is not None:
+            self._watcher.cancel()
         server = self._server
         if server is None:
             return
@@ -292,13 +341,54 @@ class WebSocketSink(Sink):
         client.dropped_reported = client.dropped
         client.push_control(control.status_message(client, self.clients))
 
+    async def _watch(self) -> None:
+        """Cut the clients that do not read: more than WRITE_LIMIT bytes waiting for one and
+        nothing sent to it for ``send_timeout`` seconds, or more than HARD_WRITE_LIMIT at all
+        (what the library writes by itself, pongs and closes, has no other bound)."""
+        while not self._closing:
+            await asyncio.sleep(WATCH_INTERVAL)
+            now = time.monotonic()
+            for client in list(self._clients.values()):
+                transport = client.connection.transport
+                if client.evicted or transport is None:
+                    continue
+                waiting = transport.get_write_buffer_size()
+                if waiting <= WRITE_LIMIT or client.sent != client.stall_sent:
+                    client.stall_since = None if waiting <= WRITE_LIMIT else now
+                    client.stall_sent = client.sent
+                    continue
+                if client.stall_since is None:
+                    client.stall_since = now
+                if waiting > HARD_WRITE_LIMIT or now - client.stall_since >= self.send_timeout:
+                    self._evict(client)
+
+    def _evict(self, client: Client) -> None:
+        """Cut a client that does not read: no close handshake (it would never be read), the
+        connection is aborted and its buffers freed; the handler then forgets the client."""
+        if client.evicted:
+            return
+        client.evicted = True
+        self.clients_evicted += 1
+        _LOG.info("WebSocket client %d evicted: it read nothing for %.1f s", client.number, self.send_timeout)
+        client.connection.transport.abort()
+
     def _process_request(self, connection, request):
         """Route a request: /ws (origin, token, capacity) goes on to the handshake; the static
         files are answered here; anything else is 404."""
+        if request.method not in ("GET", "HEAD"):
+            self.refused += 1
+            return method_not_allowed(connection)
+        origins, hosts = request.headers.get_all("Origin"), request.headers.get_all("Host")
+        if len(origins) > 1 or len(hosts) > 1:
+            self.refused += 1
+            return connection.respond(400, "Bad request: more than one Origin or Host header.\n")
         parts = urlsplit(request.path)
         if parts.path != WS_PATH:
-            return static_response(connection, self._static, parts.path)
-        if not origin_allowed(request.headers.get("Origin"), request.headers.get("Host"), is_loopback(self.host)):
+            return static_response(connection, self._static, parts.path, head=request.method == "HEAD")
+        if request.method != "GET":
+            self.refused += 1
+            return method_not_allowed(connection)
+        if not origin_allowed(origins[0] if origins else None, hosts[0] if hosts else None, is_loopback(self.host)):
             self.refused += 1
             return connection.respond(403, "Forbidden: WebSocket connections from pages of other sites are refused.\n")
         if not auth.token_accepted(parts.query, self.token):
@@ -368,8 +458,12 @@ class WebSocketSink(Sink):
             await connection.close(1011, "internal error")
 
     def _receive(self, client: Client, message) -> None:
-        """A control message (:mod:`.control`); anything else is counted and ignored."""
-        request = control.read_request(message)
+        """A control message (:mod:`.control`); anything else is counted and ignored (never a
+        reason to close the client)."""
+        try:
+            request = control.read_request(message)
+        except Exception:  # read_request expects none; a malformed message must never cost a 1011
+            request = None
         if request is None:
             client.ignored += 1
             self.messages_ignored += 1
@@ -396,10 +490,23 @@ class WebSocketSink(Sink):
 
         return asyncio.run_coroutine_threadsafe(count(), self._loop).result(timeout)
 
+    def buffered_bytes(self, timeout: float = 5.0) -> int:
+        """Bytes waiting in the server's outgoing buffers for all clients now (user space, not
+        the kernel's); for diagnostics and tests."""
+        if self._loop is None or self._closed:
+            return 0
+
+        async def total() -> int:
+            return sum(c.connection.transport.get_write_buffer_size() for c in self._clients.values()
+                       if c.connection.transport is not None)
+
+        return asyncio.run_coroutine_threadsafe(total(), self._loop).result(timeout)
+
     def summary(self) -> str:
         """One line for the end of a run."""
+        evicted = f", {self.clients_evicted} cut for not reading" if self.clients_evicted else ""
         return (f"WebSocket: {self.clients_total} clients, {self.messages_sent} messages sent, "
-                f"{self.messages_dropped} frames dropped for slow clients, {self.refused} refused")
+                f"{self.messages_dropped} frames dropped for slow clients, {self.refused} refused{evicted}")
 
 
 __all__ = ["WebSocketSink"]
