@@ -6,7 +6,9 @@
 
 The video (``--video``, default examples/one-by-one-clip.mp4) is looped into a temporary file
 long enough for ``--minutes`` and played by ``livepose run VIDEO --ws 127.0.0.1:0 --ws-frames W
---realtime --jsonl FILE`` in a process of its own (the server measured is that process).  This
+--realtime`` with every file output (``--jsonl``, ``--csv``, ``--coco``, ``--video``,
+``--openpose-json``) in a process of its own (the server measured is that process); at the end
+the files are checked to hold the same frames.  This
 process connects ``--clients`` clients before the video starts:
 
 * one **stalled** client: asks for the JPEG frames and then reads nothing (a tiny receive
@@ -181,6 +183,37 @@ async def reader(url: str, stats: dict) -> None:
             stats["seen"].append(frame)
 
 
+def every_output_agrees(folder: Path, frames: list) -> str:
+    """Whether the CSV, the OpenPose folder and the video hold exactly the JSONL's frames (one line)."""
+    import csv
+
+    import cv2
+
+    want = sorted(f for f in frames if f is not None)
+    try:
+        with open(folder / "out.csv", newline="") as fh:
+            csv_frames = sorted({int(r["frame"]) for r in csv.DictReader(fh)})
+    except OSError as exc:
+        return f"out.csv unreadable ({exc})"
+    openpose = sorted(int(p.name.split("_")[-2]) for p in (folder / "openpose").glob("*_keypoints.json"))
+    cap = cv2.VideoCapture(str(folder / "out.mp4"))
+    video = 0
+    while cap.read()[0]:
+        video += 1
+    cap.release()
+    with_people = sorted({f for f in csv_frames})  # the CSV has rows only for frames with people
+    problems = []
+    if not set(with_people) <= set(want):
+        problems.append("the CSV has frames the JSONL lacks")
+    if openpose != want:
+        problems.append(f"OpenPose folder {len(openpose)} frames, JSONL {len(want)}")
+    if video != len(want):
+        problems.append(f"video {video} frames, JSONL {len(want)}")
+    if problems:
+        return "; ".join(problems)
+    return f"every output holds the JSONL's {len(want)} frames (video {video}, OpenPose {len(openpose)}, CSV {len(csv_frames)} with people)"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, default=30.0, help="how long (default 30)")
@@ -204,7 +237,8 @@ def main() -> int:
         jsonl = folder / "out.jsonl"
         command = ([args.livepose] if args.livepose else [sys.executable, "-m", "livepose"]) + [
             "run", str(video), "--ws", "127.0.0.1:0", "--ws-frames", str(args.ws_frames), "--realtime",
-            "--jsonl", str(jsonl)]
+            "--jsonl", str(jsonl), "--csv", str(folder / "out.csv"), "--coco", str(folder / "out.coco.json"),
+            "--video", str(folder / "out.mp4"), "--openpose-json", str(folder / "openpose")]
         errors = open(folder / "stderr.txt", "w+")
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True, cwd=REPO)
         port = None
@@ -284,6 +318,7 @@ def main() -> int:
                 except ValueError:
                     pass
         in_order = all(b > a for a, b in zip(written, written[1:]))
+        files_agree = every_output_agrees(folder, written)
         source_gaps = sum(b - a - 1 for a, b in zip(written, written[1:]) if b > a)
 
         print(f"\nran {ran / 60:.1f} min; livepose exit {proc.returncode}")
@@ -302,7 +337,9 @@ def main() -> int:
             print(f"hostile clients cut by the server: stalled {hostile.cut['stalled']}, flood {hostile.cut['flood']} "
                   f"(refused at connect: {hostile.refused}); pings sent {hostile.pings_sent}")
         print("server: " + (summary[-1] if summary else "(no summary line)"))
-        bad = proc.returncode not in (0, 130, -signal.SIGINT) or not in_order or any(s["out_of_order"] for s in stats)
+        print("files: " + files_agree)
+        bad = proc.returncode not in (0, 130, -signal.SIGINT) or not in_order or any(s["out_of_order"] for s in stats) \
+            or not files_agree.startswith("every output holds")
         if bad:
             print(log[-2000:], file=sys.stderr)
         return 1 if bad else 0
