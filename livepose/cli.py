@@ -21,7 +21,6 @@ import re
 import signal
 import sys
 import threading
-import time
 import traceback
 import warnings
 from pathlib import Path
