@@ -269,6 +269,17 @@ def build_parser() -> argparse.ArgumentParser:
                          "useful on a GPU, the results are the same; live sources always run one frame at a time")
     g2.add_argument("--quiet", "-q", action="store_true", help="no progress, no summary; errors only")
     _add_model_options(p_run)
+    p_an = sub.add_parser(
+        "analyze", help="joint and segment angles, speeds and a summary per tracked person from a --jsonl run",
+        description="Read a livepose --jsonl file (tracked people) and write, per person, DIR/person_<id>.csv "
+                    "(and .parquet when pyarrow is installed): one row per frame with joint and segment angles, "
+                    "keypoint positions and speeds, distance travelled; and DIR/summary.csv, DIR/summary.json. "
+                    "Conventions and columns: docs/analysis.md.",
+    )
+    p_an.add_argument("jsonl", type=Path, metavar="RUN.jsonl", help="a livepose run's JSON Lines output")
+    p_an.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (created if needed)")
+    p_an.add_argument("--min-frames", type=int, default=10, metavar="N",
+                      help="leave out tracks present in fewer than N frames (default: 10)")
     return parser
 
 
@@ -528,6 +539,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if summary.interrupted else EXIT_OK
 
 
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from livepose.analysis.table import analyze
+
+    if args.min_frames < 1:
+        print(f"error: --min-frames must be at least 1, not {args.min_frames}", file=sys.stderr)
+        return EXIT_INPUT
+    result = analyze(args.jsonl, args.out, min_frames=args.min_frames)
+    people = result["people"]
+    print(f"{len(people)} {'person' if len(people) == 1 else 'people'} analyzed from {result['frames']} frames "
+          f"({result['skipped']} short tracks left out); tables in {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from livepose.models import describe_networks
 
@@ -627,7 +651,7 @@ def _main(argv: list[str], debug: bool) -> int:
         parser.print_help()
         return EXIT_INPUT
     handler = {"image": cmd_image, "eval": cmd_eval, "eval-track": cmd_eval_track, "run": cmd_run,
-               "models": cmd_models}[args.command]
+               "models": cmd_models, "analyze": cmd_analyze}[args.command]
     try:
         return handler(args)
     except LiveposeError as exc:

@@ -1,0 +1,318 @@
+"""Read a livepose JSON Lines run into per-person tracks; compute positions, speeds, distance
+and angles; write one wide CSV (and Parquet when pyarrow is installed) per person and a summary.
+
+Reading rules (docs/analysis.md):
+
+* The file is streamed, one line at a time.  Each line must be a ``livepose.frame/1`` object;
+  the first one that is not (not JSON, not an object, another schema) stops the analysis with
+  one :class:`~livepose.errors.InputError` naming ``file:line``, and nothing is written.  The
+  one exception is a LAST line without its newline that does not parse (a run cut mid-write):
+  it is skipped with one warning line.
+* People without an ``id`` (a run with tracking off) cannot be followed: a file where no
+  person has an id is refused.
+* Neighbouring frames are neighbouring lines of the file; speeds use the ``time`` field.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from livepose.analysis.angles import OPENPOSE_COCO_PARTS, all_angles
+from livepose.errors import InputError, OutputError
+
+SCHEMA = "livepose.frame/1"
+#: the point whose path gives the distance travelled and ``speed_px_s``
+REFERENCE_PART = "neck"
+
+
+@dataclass
+class Run:
+    path: Path
+    times: np.ndarray            # (F,) seconds, one per line of the file
+    frames: np.ndarray           # (F,) frame numbers
+    model: str | None
+    parts: tuple
+    tracks: dict = field(default_factory=dict)  # id -> (rows (n,) int indices into times, kp (n, K, 3))
+
+
+def _parts_for(model: str | None) -> tuple:
+    """The part names of the model card named ``model`` when it is found, else OpenPose-COCO."""
+    if model:
+        try:
+            from livepose.models import card_for
+
+            parts = tuple(card_for(model).parts)
+            if parts:
+                return parts
+        except Exception:  # noqa: BLE001 - an unknown card: the part list livepose writes by default
+            pass
+    return OPENPOSE_COCO_PARTS
+
+
+def read_run(path: str | os.PathLike, warn=None) -> Run:
+    """Stream ``path`` into a :class:`Run` (see the module doc for the rules)."""
+    path = Path(path)
+    warn = warn or (lambda m: print(f"warning: {m}", file=sys.stderr))
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a JSON Lines file")
+    times, frames = [], []
+    per_id: dict = {}
+    model = None
+    any_people = False
+    try:
+        fh = open(path, "r", encoding="utf-8", errors="strict")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    with fh:
+        lineno = 0
+        pending = None
+        try:
+            for raw in fh:
+                lineno += 1
+                if not raw.strip():
+                    continue
+                try:
+                    obj = json.loads(raw)
+                except ValueError as exc:
+                    if not raw.endswith("\n"):
+                        pending = f"{path}:{lineno}: last line is cut short ({exc.msg}); skipped"
+                        break
+                    raise InputError(f"{path}:{lineno}: not JSON ({exc.msg}); is this a livepose --jsonl file?") from None
+                if not isinstance(obj, dict) or obj.get("schema") != SCHEMA:
+                    got = obj.get("schema") if isinstance(obj, dict) else type(obj).__name__
+                    raise InputError(f"{path}:{lineno}: not a {SCHEMA} frame (schema: {got!r})")
+                try:
+                    t = float(obj["time"])
+                    fr = int(obj["frame"])
+                    people = obj.get("people") or []
+                    row = len(times)
+                    for person in people:
+                        kp = np.array(person["keypoints"], dtype=float)
+                        if kp.ndim != 2 or kp.shape[1] != 3:
+                            raise ValueError("keypoints are not [x, y, conf] triples")
+                        any_people = True
+                        pid = person.get("id")
+                        if pid is None:
+                            continue
+                        rows, kps = per_id.setdefault(pid, ([], []))
+                        rows.append(row)
+                        kps.append(kp)
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise InputError(f"{path}:{lineno}: malformed frame ({type(exc).__name__}: {exc})") from None
+                times.append(t)
+                frames.append(fr)
+                model = model or obj.get("model")
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not text (not a livepose JSON Lines file)") from None
+    if pending:
+        warn(pending)
+    if not times:
+        raise InputError(f"{path}: no frames (empty file)")
+    if any_people and not per_id:
+        raise InputError(f"{path}: no person has an id (a run with tracking off?); analyze needs tracked people")
+    parts = _parts_for(model)
+    run = Run(path, np.asarray(times, float), np.asarray(frames, int), model, parts)
+    for pid, (rows, kps) in per_id.items():
+        k = len(parts)
+        arr = np.full((len(kps), k, 3), np.nan)
+        for i, a in enumerate(kps):
+            n = min(k, a.shape[0])
+            arr[i, :n] = a[:n]
+        run.tracks[pid] = (np.asarray(rows, int), arr)
+    return run
+
+
+def speeds(pos: np.ndarray, times: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Speed in px/s of ``pos`` (F, ..., 2) over file rows with timestamps ``times`` (F,).
+
+    Central differences (row i-1 to i+1) where both neighbours hold the point; one-sided where only
+    one does; NaN where neither does (a gap is never bridged).  ``present`` (F, ...) says where
+    the point is known (NaN positions count as absent too)."""
+    pos = np.asarray(pos, float)
+    ok = np.asarray(present, bool) & np.all(np.isfinite(pos), axis=-1)
+    f = pos.shape[0]
+    out = np.full(pos.shape[:-1], np.nan)
+    if f < 2:
+        return out
+    t = np.asarray(times, float).reshape((f,) + (1,) * (pos.ndim - 2))
+    prev_ok = np.zeros_like(ok)
+    prev_ok[1:] = ok[:-1]
+    next_ok = np.zeros_like(ok)
+    next_ok[:-1] = ok[1:]
+    prev = np.roll(pos, 1, axis=0)
+    nxt = np.roll(pos, -1, axis=0)
+    tp = np.roll(t, 1, axis=0)
+    tn = np.roll(t, -1, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        central = np.linalg.norm(nxt - prev, axis=-1) / (tn - tp)
+        back = np.linalg.norm(pos - prev, axis=-1) / (t - tp)
+        fwd = np.linalg.norm(nxt - pos, axis=-1) / (tn - t)
+    out = np.where(ok & prev_ok & next_ok, central, out)
+    out = np.where(ok & prev_ok & ~next_ok, back, out)
+    out = np.where(ok & ~prev_ok & next_ok, fwd, out)
+    return np.where(np.isfinite(out), out, np.nan)
+
+
+def distance(pos: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Cumulative path length (F,) of ``pos`` (F, 2): steps between neighbouring rows that both
+    hold the point; a gap adds nothing."""
+    pos = np.asarray(pos, float)
+    ok = np.asarray(present, bool) & np.all(np.isfinite(pos), axis=-1)
+    step = np.zeros(pos.shape[0])
+    if pos.shape[0] > 1:
+        s = np.linalg.norm(pos[1:] - pos[:-1], axis=-1)
+        step[1:] = np.where(ok[1:] & ok[:-1], s, 0.0)
+    return np.cumsum(step)
+
+
+def person_table(run: Run, pid) -> dict:
+    """Columns (name -> 1-D array, one entry per frame the person is present) for person ``pid``."""
+    rows, kp = run.tracks[pid]
+    lo, hi = int(rows.min()), int(rows.max()) + 1
+    span = np.full((hi - lo,) + kp.shape[1:], np.nan)
+    span[rows - lo] = kp
+    present = np.zeros(hi - lo, bool)
+    present[rows - lo] = True
+    t = run.times[lo:hi]
+    vis = np.isfinite(span[..., 0]) & np.isfinite(span[..., 1]) & (np.nan_to_num(span[..., 2]) > 0)
+    xy = np.where(vis[..., None], span[..., :2], np.nan)
+    kp_speed = speeds(xy, t, vis & present[:, None])          # (n, K)
+    ref = list(run.parts).index(REFERENCE_PART) if REFERENCE_PART in run.parts else 0
+    dist = distance(xy[:, ref], vis[:, ref])
+    angles = all_angles(span, run.parts)
+    sel = rows - lo
+    cols = {"time": run.times[rows], "frame": run.frames[rows]}
+    for name, a in angles.items():
+        cols[name] = a[sel]
+    for i, part in enumerate(run.parts):
+        cols[f"{part}_x"] = xy[sel, i, 0]
+        cols[f"{part}_y"] = xy[sel, i, 1]
+        cols[f"{part}_conf"] = np.nan_to_num(span[sel, i, 2])
+    for i, part in enumerate(run.parts):
+        cols[f"{part}_speed_px_s"] = kp_speed[sel, i]
+    cols["speed_px_s"] = kp_speed[sel, ref]
+    cols["distance_px"] = dist[sel]
+    return cols
+
+
+def _fmt(v) -> str:
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    v = float(v)
+    return "" if not math.isfinite(v) else f"{v:.6g}" if abs(v) < 1e5 else f"{v:.1f}"
+
+
+def table_csv(cols: dict) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    names = list(cols)
+    w.writerow(names)
+    for i in range(len(cols["time"])):
+        w.writerow([_fmt(cols[n][i]) for n in names])
+    return buf.getvalue().encode("utf-8")
+
+
+def _nan_stat(fn, a):
+    a = a[np.isfinite(a)]
+    return float(fn(a)) if a.size else None
+
+
+def summarize(pid, cols: dict, angle_names) -> dict:
+    s = {"id": pid, "frames": int(len(cols["time"])),
+         "first_time": float(cols["time"][0]), "last_time": float(cols["time"][-1]),
+         "first_frame": int(cols["frame"][0]), "last_frame": int(cols["frame"][-1])}
+    for name in angle_names:
+        stem = name[:-4] if name.endswith("_deg") else name
+        a = cols[name]
+        lo, hi = _nan_stat(np.min, a), _nan_stat(np.max, a)
+        s[f"{stem}_frames"] = int(np.isfinite(a).sum())
+        s[f"{stem}_min_deg"] = lo
+        s[f"{stem}_max_deg"] = hi
+        s[f"{stem}_mean_deg"] = _nan_stat(np.mean, a)
+        s[f"{stem}_rom_deg"] = None if lo is None else hi - lo
+    s["peak_speed_px_s"] = _nan_stat(np.max, cols["speed_px_s"])
+    s["distance_px"] = float(cols["distance_px"][-1]) if len(cols["distance_px"]) else 0.0
+    return s
+
+
+def summary_csv(rows: list) -> bytes:
+    buf = io.StringIO()
+    names = list(rows[0]) if rows else ["id", "frames"]
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(names)
+    for r in rows:
+        w.writerow(["" if r[n] is None else _fmt(r[n]) if isinstance(r[n], (int, float)) else r[n] for n in names])
+    return buf.getvalue().encode("utf-8")
+
+
+def parquet_bytes(cols: dict) -> bytes | None:
+    """The table as Parquet, or None when pyarrow is not installed."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        return None
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.table({k: np.asarray(v) for k, v in cols.items()}), sink)
+    return sink.getvalue().to_pybytes()
+
+
+def _safe_id(pid) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in str(pid))
+
+
+def analyze(jsonl: str | os.PathLike, out_dir: str | os.PathLike, min_frames: int = 10, log=None) -> dict:
+    """Read ``jsonl``, write DIR/person_<id>.csv (+ .parquet), DIR/summary.csv, DIR/summary.json.
+    Everything is computed before anything is written; each file goes through a temporary name.
+    Returns ``{"people": [...summaries], "skipped": n, "parquet": bool, "files": [...]}``."""
+    from livepose.sinks.files.atomic import write_bytes_atomic
+
+    log = log or (lambda m: print(m, file=sys.stderr))
+    src = Path(jsonl)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out}: exists and is not a folder")
+    run = read_run(src, warn=lambda m: log(f"warning: {m}"))
+    angle_names = list(all_angles(np.full((1, len(run.parts), 3), np.nan), run.parts))
+    ids = sorted(run.tracks, key=lambda p: (str(type(p)), p))
+    kept = [p for p in ids if len(run.tracks[p][0]) >= min_frames]
+    files: dict = {}
+    summaries = []
+    have_pq = None
+    for pid in kept:
+        cols = person_table(run, pid)
+        files[out / f"person_{_safe_id(pid)}.csv"] = table_csv(cols)
+        pq_data = parquet_bytes(cols)
+        have_pq = pq_data is not None
+        if pq_data is not None:
+            files[out / f"person_{_safe_id(pid)}.parquet"] = pq_data
+        summaries.append(summarize(pid, cols, angle_names))
+    doc = {"source": str(src), "model": run.model, "parts": list(run.parts), "frames": int(len(run.times)),
+           "min_frames": min_frames, "skipped_tracks": len(ids) - len(kept), "people": summaries}
+    files[out / "summary.csv"] = summary_csv(summaries)
+    files[out / "summary.json"] = (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode("utf-8")
+    src_real = os.path.realpath(src)
+    for p in files:
+        if os.path.realpath(p) == src_real:
+            raise InputError(f"{p}: output would overwrite the input {src}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot create folder ({exc.strerror or exc})") from None
+    for p, data in files.items():
+        write_bytes_atomic(p, data)
+    if have_pq is False:
+        log("note: Parquet skipped (pyarrow is not installed; pip install pyarrow)")
+    return {"people": summaries, "skipped": len(ids) - len(kept), "parquet": bool(have_pq),
+            "files": [str(p) for p in files], "frames": int(len(run.times))}
