@@ -280,6 +280,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_an.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (created if needed)")
     p_an.add_argument("--min-frames", type=int, default=10, metavar="N",
                       help="leave out tracks present in fewer than N frames (default: 10)")
+    p_an.add_argument("--smooth", choices=("rts", "butterworth", "none"), default="rts",
+                      help="offline zero-lag smoothing of the keypoints before angles and speeds: rts (default: the "
+                           "tracker's Kalman model run forward and backward), butterworth (zero-phase, --cutoff), "
+                           "none (the file's keypoints)")
+    p_an.add_argument("--cutoff", type=float, default=6.0, metavar="HZ",
+                      help="Butterworth cutoff frequency in Hz, below half the frame rate (default: 6)")
     return parser
 
 
@@ -545,7 +551,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.min_frames < 1:
         print(f"error: --min-frames must be at least 1, not {args.min_frames}", file=sys.stderr)
         return EXIT_INPUT
-    result = analyze(args.jsonl, args.out, min_frames=args.min_frames)
+    result = analyze(args.jsonl, args.out, min_frames=args.min_frames, smooth=args.smooth, cutoff_hz=args.cutoff)
     people = result["people"]
     print(f"{len(people)} {'person' if len(people) == 1 else 'people'} analyzed from {result['frames']} frames "
           f"({result['skipped']} short tracks left out); tables in {args.out}", file=sys.stderr)

@@ -176,8 +176,31 @@ def distance(pos: np.ndarray, present: np.ndarray) -> np.ndarray:
     return np.cumsum(step)
 
 
-def person_table(run: Run, pid) -> dict:
-    """Columns (name -> 1-D array, one entry per frame the person is present) for person ``pid``."""
+SMOOTHERS = ("rts", "butterworth", "none")
+
+
+def _smoothed(t: np.ndarray, xy: np.ndarray, vis: np.ndarray, conf: np.ndarray, smooth: str,
+              cutoff_hz: float) -> np.ndarray:
+    """(n, K, 2) positions smoothed offline (:mod:`livepose.analysis.smooth`); NaN stays NaN."""
+    from livepose.analysis.smooth import butterworth_smooth, rts_smooth
+
+    if smooth == "rts":
+        return rts_smooth(t, xy[:, None], np.where(vis, conf, 0.0)[:, None])[:, 0]
+    if smooth == "butterworth":
+        step = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
+        nyquist = 0.5 / step if step > 0 else 0.0
+        if not 0.0 < cutoff_hz < nyquist:
+            raise InputError(f"--cutoff {cutoff_hz:g} Hz: must be above 0 and below half the frame rate "
+                             f"({nyquist:g} Hz here)")
+        return np.where(vis[..., None], butterworth_smooth(t, xy, vis, cutoff_hz=cutoff_hz), np.nan)
+    return xy
+
+
+def person_table(run: Run, pid, smooth: str = "none", cutoff_hz: float = 6.0) -> dict:
+    """Columns (name -> 1-D array, one entry per frame the person is present) for person ``pid``;
+    positions, speeds and angles from the keypoints smoothed by ``smooth`` (:data:`SMOOTHERS`:
+    ``rts`` the tracker's Kalman model run forward and backward, ``butterworth`` zero-phase at
+    ``cutoff_hz``, ``none`` the file's keypoints)."""
     rows, kp = run.tracks[pid]
     lo, hi = int(rows.min()), int(rows.max()) + 1
     span = np.full((hi - lo,) + kp.shape[1:], np.nan)
@@ -187,6 +210,9 @@ def person_table(run: Run, pid) -> dict:
     t = run.times[lo:hi]
     vis = np.isfinite(span[..., 0]) & np.isfinite(span[..., 1]) & (np.nan_to_num(span[..., 2]) > 0)
     xy = np.where(vis[..., None], span[..., :2], np.nan)
+    if smooth != "none":
+        xy = _smoothed(t, xy, vis, np.nan_to_num(span[..., 2]), smooth, cutoff_hz)
+        span = np.concatenate([xy, span[..., 2:3]], axis=-1)
     kp_speed = speeds(xy, t, vis & present[:, None])          # (n, K)
     ref = list(run.parts).index(REFERENCE_PART) if REFERENCE_PART in run.parts else 0
     dist = distance(xy[:, ref], vis[:, ref])
@@ -272,10 +298,15 @@ def _safe_id(pid) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in str(pid))
 
 
-def analyze(jsonl: str | os.PathLike, out_dir: str | os.PathLike, min_frames: int = 10, log=None) -> dict:
+def analyze(jsonl: str | os.PathLike, out_dir: str | os.PathLike, min_frames: int = 10, log=None, *,
+            smooth: str = "rts", cutoff_hz: float = 6.0) -> dict:
     """Read ``jsonl``, write DIR/person_<id>.csv (+ .parquet), DIR/summary.csv, DIR/summary.json.
     Everything is computed before anything is written; each file goes through a temporary name.
+    ``smooth``/``cutoff_hz``: see :func:`person_table` (the file's keypoints are smoothed per
+    person before positions, speeds and angles are taken).
     Returns ``{"people": [...summaries], "skipped": n, "parquet": bool, "files": [...]}``."""
+    if smooth not in SMOOTHERS:
+        raise InputError(f"--smooth {smooth!r}: choose one of {', '.join(SMOOTHERS)}")
     from livepose.sinks.files.atomic import write_bytes_atomic
 
     log = log or (lambda m: print(m, file=sys.stderr))
@@ -291,7 +322,7 @@ def analyze(jsonl: str | os.PathLike, out_dir: str | os.PathLike, min_frames: in
     summaries = []
     have_pq = None
     for pid in kept:
-        cols = person_table(run, pid)
+        cols = person_table(run, pid, smooth, cutoff_hz)
         files[out / f"person_{_safe_id(pid)}.csv"] = table_csv(cols)
         pq_data = parquet_bytes(cols)
         have_pq = pq_data is not None
@@ -299,6 +330,7 @@ def analyze(jsonl: str | os.PathLike, out_dir: str | os.PathLike, min_frames: in
             files[out / f"person_{_safe_id(pid)}.parquet"] = pq_data
         summaries.append(summarize(pid, cols, angle_names))
     doc = {"source": str(src), "model": run.model, "parts": list(run.parts), "frames": int(len(run.times)),
+           "smooth": smooth, "cutoff_hz": cutoff_hz if smooth == "butterworth" else None,
            "min_frames": min_frames, "skipped_tracks": len(ids) - len(kept), "people": summaries}
     files[out / "summary.csv"] = summary_csv(summaries)
     files[out / "summary.json"] = (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode("utf-8")

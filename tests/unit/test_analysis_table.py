@@ -64,7 +64,7 @@ def test_analyze_writes_tables_and_summary(tmp_path):
               for i in range(12)]
     src = _write(tmp_path / "run.jsonl", frames)
     logs = []
-    res = analyze(src, tmp_path / "out", min_frames=10, log=logs.append)
+    res = analyze(src, tmp_path / "out", min_frames=10, log=logs.append, smooth="none")  # exact figures
     assert [p["id"] for p in res["people"]] == [1] and res["skipped"] == 1
     lines = (tmp_path / "out" / "person_1.csv").read_text().splitlines()
     head = lines[0].split(",")
@@ -124,3 +124,38 @@ def test_output_never_overwrites_the_input(tmp_path):
     with pytest.raises(InputError, match="overwrite the input"):
         analyze(src, tmp_path, log=lambda m: None)
     assert json.loads(src.read_text().splitlines()[0])["frame"] == 0
+
+
+def _jittery_walker(tmp_path, frames=60, seed=0):
+    """One person walking right at 40 px/s (10 fps) with 3 px of noise on every joint."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(frames):
+        p = _person(1, 100 + 4.0 * i, 200)
+        p["keypoints"] = [[kx + rng.normal(0, 3), ky + rng.normal(0, 3), c] if c > 0 else k
+                          for k in p["keypoints"] for kx, ky, c in [(k[0] or 0, k[1] or 0, k[2])]]
+        rows.append(_frame(i, [p]))
+    path = tmp_path / "walk.jsonl"
+    _write(path, rows)
+    return path
+
+
+@pytest.mark.parametrize("smooth", ["rts", "butterworth"])
+def test_offline_smoothing_brings_the_speed_back_to_the_walk(tmp_path, smooth):
+    path = _jittery_walker(tmp_path)
+    raw = analyze(path, tmp_path / "raw", smooth="none", log=lambda m: None)["people"][0]
+    got = analyze(path, tmp_path / smooth, smooth=smooth, cutoff_hz=2.0, log=lambda m: None)["people"][0]
+    assert json.loads((tmp_path / smooth / "summary.json").read_text())["smooth"] == smooth
+    # 3 px noise at 10 fps gives speeds of tens of px/s on top of the 40 px/s walk; smoothed, the
+    # peak speed comes close to 40 and the distance close to the 236 px walked
+    assert got["peak_speed_px_s"] < raw["peak_speed_px_s"]
+    assert abs(got["distance_px"] - 236.0) < abs(raw["distance_px"] - 236.0)
+
+
+def test_a_butterworth_cutoff_above_half_the_frame_rate_is_one_line(tmp_path):
+    path = _jittery_walker(tmp_path, frames=40)
+    with pytest.raises(InputError, match=r"--cutoff 6 Hz: must be above 0 and below half the frame rate \(5 Hz"):
+        analyze(path, tmp_path / "o", smooth="butterworth", cutoff_hz=6.0, log=lambda m: None)
+    with pytest.raises(InputError, match="--smooth 'loess'"):
+        analyze(path, tmp_path / "o", smooth="loess", log=lambda m: None)
+    assert not (tmp_path / "o").exists()
