@@ -273,7 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
         "analyze", help="joint and segment angles, speeds and a summary per tracked person from a --jsonl run",
         description="Read a livepose --jsonl file (tracked people) and write, per person, DIR/person_<id>.csv "
                     "(and .parquet when pyarrow is installed): one row per frame with joint and segment angles, "
-                    "keypoint positions and speeds, distance travelled; and DIR/summary.csv, DIR/summary.json. "
+                    "keypoint positions and speeds, distance travelled; and DIR/summary.csv, DIR/summary.json; "
+                    "then (with matplotlib) plots as PNG and one self-contained DIR/report.html. "
                     "Conventions and columns: docs/analysis.md.",
     )
     p_an.add_argument("jsonl", type=Path, metavar="RUN.jsonl", help="a livepose run's JSON Lines output")
@@ -286,6 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
                            "none (the file's keypoints)")
     p_an.add_argument("--cutoff", type=float, default=6.0, metavar="HZ",
                       help="Butterworth cutoff frequency in Hz, below half the frame rate (default: 6)")
+    p_an.add_argument("--no-report", action="store_true",
+                      help="tables only: no PNG plots, no report.html (these need matplotlib: "
+                           "pip install livepose[analysis])")
+    p_an.add_argument("--video", type=Path, default=None, metavar="VIDEO",
+                      help="the run's video: trajectories.png is drawn over its middle frame "
+                           "(default: a blank canvas of the frame size)")
     return parser
 
 
@@ -551,10 +558,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.min_frames < 1:
         print(f"error: --min-frames must be at least 1, not {args.min_frames}", file=sys.stderr)
         return EXIT_INPUT
-    result = analyze(args.jsonl, args.out, min_frames=args.min_frames, smooth=args.smooth, cutoff_hz=args.cutoff)
+    result = analyze(args.jsonl, args.out, min_frames=args.min_frames, smooth=args.smooth, cutoff_hz=args.cutoff,
+                     report=not args.no_report, video=args.video)
     people = result["people"]
+    where = "tables, plots and report.html" if result.get("report") else "tables"
     print(f"{len(people)} {'person' if len(people) == 1 else 'people'} analyzed from {result['frames']} frames "
-          f"({result['skipped']} short tracks left out); tables in {args.out}", file=sys.stderr)
+          f"({result['skipped']} short tracks left out); {where} in {args.out}", file=sys.stderr)
     return EXIT_OK
 
 

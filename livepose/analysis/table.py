@@ -299,12 +299,14 @@ def _safe_id(pid) -> str:
 
 
 def analyze(jsonl: str | os.PathLike, out_dir: str | os.PathLike, min_frames: int = 10, log=None, *,
-            smooth: str = "rts", cutoff_hz: float = 6.0) -> dict:
-    """Read ``jsonl``, write DIR/person_<id>.csv (+ .parquet), DIR/summary.csv, DIR/summary.json.
+            smooth: str = "rts", cutoff_hz: float = 6.0, report: bool = True, video=None) -> dict:
+    """Read ``jsonl``, write DIR/person_<id>.csv (+ .parquet), DIR/summary.csv, DIR/summary.json;
+    then, when ``report`` and matplotlib is importable, the plots and DIR/report.html
+    (:mod:`livepose.analysis.report`; ``video``: draw the trajectories over its middle frame).
     Everything is computed before anything is written; each file goes through a temporary name.
     ``smooth``/``cutoff_hz``: see :func:`person_table` (the file's keypoints are smoothed per
     person before positions, speeds and angles are taken).
-    Returns ``{"people": [...summaries], "skipped": n, "parquet": bool, "files": [...]}``."""
+    Returns ``{"people": [...summaries], "skipped": n, "parquet": bool, "report": bool, "files": [...]}``."""
     if smooth not in SMOOTHERS:
         raise InputError(f"--smooth {smooth!r}: choose one of {', '.join(SMOOTHERS)}")
     from livepose.sinks.files.atomic import write_bytes_atomic
@@ -314,6 +316,8 @@ def analyze(jsonl: str | os.PathLike, out_dir: str | os.PathLike, min_frames: in
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out}: exists and is not a folder")
+    if report and video is not None and not Path(video).is_file():
+        raise InputError(f"{video}: no such video file (--video)")
     run = read_run(src, warn=lambda m: log(f"warning: {m}"))
     angle_names = list(all_angles(np.full((1, len(run.parts), 3), np.nan), run.parts))
     ids = sorted(run.tracks, key=lambda p: (str(type(p)), p))
@@ -321,8 +325,10 @@ def analyze(jsonl: str | os.PathLike, out_dir: str | os.PathLike, min_frames: in
     files: dict = {}
     summaries = []
     have_pq = None
+    tables: dict = {}
     for pid in kept:
         cols = person_table(run, pid, smooth, cutoff_hz)
+        tables[pid] = cols
         files[out / f"person_{_safe_id(pid)}.csv"] = table_csv(cols)
         pq_data = parquet_bytes(cols)
         have_pq = pq_data is not None
@@ -346,5 +352,20 @@ def analyze(jsonl: str | os.PathLike, out_dir: str | os.PathLike, min_frames: in
         write_bytes_atomic(p, data)
     if have_pq is False:
         log("note: Parquet skipped (pyarrow is not installed; pip install pyarrow)")
+    made_report = False
+    if report:
+        from livepose.analysis.report import SKIP_NOTE, build_report
+
+        extra = build_report(out, src, tables, doc, _safe_id, video=video, log=log)
+        if extra is None:
+            log(SKIP_NOTE)
+        else:
+            for p in extra:
+                if os.path.realpath(p) == src_real:
+                    raise InputError(f"{p}: output would overwrite the input {src}")
+            for p, data in extra.items():
+                write_bytes_atomic(p, data)
+            files.update(extra)
+            made_report = True
     return {"people": summaries, "skipped": len(ids) - len(kept), "parquet": bool(have_pq),
-            "files": [str(p) for p in files], "frames": int(len(run.times))}
+            "report": made_report, "files": [str(p) for p in files], "frames": int(len(run.times))}

@@ -6,6 +6,8 @@ import csv
 import importlib.util
 import json
 import math
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -83,3 +85,68 @@ def test_bad_inputs_one_line_and_exit_2(analyzed, tmp_path):
     assert not (tmp_path / "o").exists()
     r = _livepose("analyze", analyzed[0], "--out", tmp_path / "o", "--min-frames", "100")
     assert r.returncode == 0 and "0 people analyzed" in r.stderr
+
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_plots_and_report_on_the_clip(analyzed):
+    pytest.importorskip("matplotlib")
+    _, out, err = analyzed
+    assert "report.html" in err
+    pngs = {p.name: p.read_bytes() for p in out.glob("*.png")}
+    assert set(pngs) == {"person_1_angles.png", "person_1_speed.png", "trajectories.png"}, sorted(pngs)
+    for name, data in pngs.items():
+        assert data.startswith(PNG) and len(data) > 10_000, name
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert len(page) > 50_000 and page.count("data:image/png;base64,") == 3
+    assert "http://" not in page and "https://" not in page and "<script" not in page.lower()
+    assert "Person 1" in page and "50</b>" in page
+
+
+def test_video_still_frame_and_no_report(analyzed, tmp_path):
+    pytest.importorskip("matplotlib")
+    jsonl, out, _ = analyzed
+    r = _livepose("analyze", jsonl, "--out", tmp_path / "v", "--video", CLIP)
+    assert r.returncode == 0, r.stderr
+    over = (tmp_path / "v" / "trajectories.png").read_bytes()
+    assert over.startswith(PNG) and len(over) > 2 * len((out / "trajectories.png").read_bytes())  # a photo behind
+    r = _livepose("analyze", jsonl, "--out", tmp_path / "t", "--no-report")
+    assert r.returncode == 0, r.stderr
+    assert not list((tmp_path / "t").glob("*.png")) and not (tmp_path / "t" / "report.html").exists()
+    r = _livepose("analyze", jsonl, "--out", tmp_path / "n", "--video", tmp_path / "nope.mp4")
+    assert r.returncode == 2 and "no such video" in r.stderr and not (tmp_path / "n").exists()
+
+
+def test_report_renders_offline_in_headless_chromium(analyzed):
+    """The page in the system Chromium, JavaScript off and every non-file request refused: the
+    three plots draw."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+    path = next((c for c in (shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium")
+                 if c and os.access(c, os.X_OK)), None)
+    if path is None:
+        pytest.skip("no system Chromium")
+    _, out, _ = analyzed
+    if not (out / "report.html").exists():
+        pytest.skip("no report.html (matplotlib is not installed)")
+    asked = []
+    with sync_api.sync_playwright() as p:
+        try:
+            browser = p.chromium.launch(executable_path=path, args=["--no-sandbox"])
+        except sync_api.Error as exc:
+            pytest.skip(f"Chromium does not start: {str(exc).splitlines()[0]}")
+        try:
+            page = browser.new_page(java_script_enabled=False)
+            page.route("**/*", lambda route: (asked.append(route.request.url), route.abort())
+                       if not route.request.url.startswith(("file:", "data:")) else route.continue_())
+            page.goto((out / "report.html").resolve().as_uri())
+            page.wait_for_load_state("load")
+            sizes = [(img.evaluate("i => i.complete"), img.evaluate("i => i.naturalWidth"))
+                     for img in page.query_selector_all("img")]
+            title = page.title()
+        finally:
+            browser.close()
+    assert asked == []
+    assert len(sizes) == 3 and all(done and w > 300 for done, w in sizes), sizes
+    assert "livepose analysis" in title
