@@ -16,6 +16,7 @@ conftest.py; nothing here is collected.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import importlib.util
@@ -326,3 +327,52 @@ def load_tool(name: str):
         del sys.modules[name]
         raise
     return module
+
+
+# -- video files and servers -----------------------------------------------------------------------
+def video_frames(path) -> list[np.ndarray]:
+    """Every frame OpenCV decodes from the video at ``path``, in order."""
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        frames.append(image)
+    cap.release()
+    return frames
+
+
+def count_video_frames(path) -> int:
+    """How many frames OpenCV decodes from the video at ``path`` (a playable-file check)."""
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    return n
+
+
+WAIT = 30.0  # seconds before a test gives up waiting for something that should happen
+
+
+def wait_until(condition, what: str, limit: float = WAIT) -> None:
+    """Poll ``condition`` until true; fail (not a timing check: a hang guard) after ``limit`` s."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.01)
+
+
+@contextlib.contextmanager
+def serving(info, **options):
+    """A WebSocket sink on a free port of 127.0.0.1, opened for ``info``, closed after the block."""
+    from livepose.sinks.stream.server import WebSocketSink
+
+    sink = WebSocketSink("127.0.0.1", 0, **options)
+    sink.open(info)
+    try:
+        yield sink
+    finally:
+        sink.close()

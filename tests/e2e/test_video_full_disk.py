@@ -18,25 +18,15 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import pytest
 
-from helpers import CLIP
+from helpers import CLIP, count_video_frames
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cli(*argv) -> list[str]:
     return [sys.executable, "-m", "livepose.cli", *map(str, argv)]
-
-
-def _decoded(path: Path) -> int:
-    cap = cv2.VideoCapture(str(path))
-    n = 0
-    while cap.read()[0]:
-        n += 1
-    cap.release()
-    return n
 
 
 def _output(folder: Path, name: str) -> Path | None:
@@ -102,7 +92,7 @@ def test_full_disk_mid_run_exits_4_and_leaves_valid_outputs(small_disk):
     assert "No space left on device" in errors[0], errors[0]
     docs = _jsonl_lines(out)
     assert (out / "out.mp4").exists(), sorted(os.listdir(out))  # renamed into place after the failure
-    frames = _decoded(out / "out.mp4")
+    frames = count_video_frames(out / "out.mp4")
     assert 0 < frames < 50, frames  # playable up to its last complete fragment
     said = re.search(r"out\.mp4 keeps the first (\d+) frame", errors[0])
     if said:  # the count the error line gives is what plays (the file was cut back to a fragment)
@@ -130,6 +120,6 @@ def test_sigkill_mid_run_leaves_a_playable_video(tmp_path):
     assert len(docs) >= 30
     video = _output(out, "out.mp4")
     assert video is not None, sorted(os.listdir(out))
-    frames = _decoded(video)
+    frames = count_video_frames(video)
     # every complete 1-second fragment (10 frames at the clip's 10 fps) plays
     assert 10 <= frames <= len(docs) + 5, (frames, len(docs))

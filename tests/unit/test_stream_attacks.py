@@ -19,9 +19,9 @@ websockets = pytest.importorskip("websockets")
 from websockets.exceptions import ConnectionClosed, InvalidStatus  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
-from livepose.sinks.stream.server import HARD_WRITE_LIMIT, WebSocketSink  # noqa: E402
+from helpers import WAIT, serving, wait_until  # noqa: E402
+from livepose.sinks.stream.server import HARD_WRITE_LIMIT  # noqa: E402
 
-WAIT = 30.0
 HANDSHAKE = ("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
 
@@ -29,16 +29,6 @@ HANDSHAKE = ("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r
 @pytest.fixture(scope="module")
 def clip(clip_run):
     return clip_run
-
-
-@contextlib.contextmanager
-def serving(info, **options):
-    sink = WebSocketSink("127.0.0.1", 0, **options)
-    sink.open(info)
-    try:
-        yield sink
-    finally:
-        sink.close()
 
 
 @contextlib.contextmanager
@@ -109,14 +99,6 @@ def is_cut(sock: socket.socket, limit: float = WAIT) -> bool:
         return True
     except TimeoutError:
         return False
-
-
-def wait_until(condition, what: str, limit: float = WAIT) -> None:
-    deadline = time.monotonic() + limit
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.02)
 
 
 # -- 1. a ping flood from a client that never reads ------------------------------------------------

@@ -21,7 +21,7 @@ websockets = pytest.importorskip("websockets")
 from websockets.exceptions import ConnectionClosed, InvalidStatus  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
-from helpers import REPO  # noqa: E402
+from helpers import REPO, WAIT, serving, wait_until  # noqa: E402
 from livepose.errors import OutputError  # noqa: E402
 from livepose.sinks.stream.http import origin_allowed  # noqa: E402
 from livepose.sinks.stream.jpeg import JPEG_MAGIC  # noqa: E402
@@ -29,7 +29,6 @@ from livepose.sinks.stream.messages import STREAM_SCHEMA  # noqa: E402
 from livepose.sinks.stream.server import WebSocketSink  # noqa: E402
 from livepose.types import TRACK_STATES  # noqa: E402
 
-WAIT = 30.0  # seconds before a test gives up waiting for something that should happen
 
 
 @pytest.fixture(scope="module")
@@ -43,25 +42,6 @@ def renumbered(results, count):
     return [dataclasses.replace(results[k % len(results)],
                                 frame=dataclasses.replace(results[k % len(results)].frame, index=k))
             for k in range(count)]
-
-
-@contextlib.contextmanager
-def serving(info, **options):
-    sink = WebSocketSink("127.0.0.1", 0, **options)
-    sink.open(info)
-    try:
-        yield sink
-    finally:
-        sink.close()
-
-
-def wait_until(condition, what: str, limit: float = WAIT) -> None:
-    """Poll ``condition`` until true; fail (not a timing check: a hang guard) after ``limit`` s."""
-    deadline = time.monotonic() + limit
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.01)
 
 
 def recv_json(ws, timeout: float = WAIT) -> dict:

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from helpers import video_frames
 from livepose.errors import OutputError
 from livepose.sinks.files import video as V
 
@@ -41,18 +42,6 @@ def _write(path, n: int = N, size=SIZE, fps: float = FPS, **kw) -> V.PyAVWriter:
         writer.write(image)
     writer.close()
     return writer
-
-
-def _cv2_frames(path) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, image = cap.read()
-        if not ok:
-            break
-        frames.append(image)
-    cap.release()
-    return frames
 
 
 def _av_count(path) -> tuple[int, tuple[int, int] | None]:
@@ -91,7 +80,7 @@ def test_every_frame_reads_back_with_opencv_and_pyav(tmp_path, suffix):
     writer = _write(path)
     if suffix != ".avi" and any(V._has_encoder(c) for c in V.H264_ENCODERS):
         assert writer.codec in V.H264_ENCODERS
-    frames = _cv2_frames(path)
+    frames = video_frames(path)
     assert len(frames) == N and all(f.shape == (SIZE[1], SIZE[0], 3) for f in frames)
     assert _av_count(path) == (N, SIZE)
     assert cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FPS) == pytest.approx(FPS, rel=0.01)
@@ -156,7 +145,7 @@ def test_a_file_cut_anywhere_still_plays_its_complete_parts(tmp_path, suffix):
         tried += 1
     assert tried > 100
     cut_path.write_bytes(data[: len(data) // 2])
-    assert 0 < len(_cv2_frames(cut_path)) <= N
+    assert 0 < len(video_frames(cut_path)) <= N
 
 
 def test_a_killed_writer_leaves_every_complete_fragment(tmp_path):
@@ -330,7 +319,7 @@ def test_without_pyav_opencv_writes_with_one_warning(tmp_path, monkeypatch):
             sink._writer.write(image)
     assert len(warnings) == 1 and "\n" not in warnings[0] and "PyAV" in warnings[0] and str(path) in warnings[0]
     assert sink.codec == V.VIDEO_FOURCC[".mp4"]
-    assert len(_cv2_frames(path)) == 10
+    assert len(video_frames(path)) == 10
 
 
 def test_an_h264_encoder_that_will_not_open_falls_back_to_mpeg4(tmp_path, monkeypatch):
