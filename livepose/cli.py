@@ -151,6 +151,14 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
                         "the only rule on")
 
 
+def _add_tracking_options(p: argparse.ArgumentParser) -> None:
+    """Tracking options shared by ``run`` and the commands that run it per video."""
+    g3 = p.add_argument_group("tracking")
+    g3.add_argument("--no-track", action="store_true", help="no person ids, no smoothing (raw poses per frame)")
+    g3.add_argument("--smoother", choices=S.SMOOTHERS, default="kalman",
+                    help="keypoint smoothing of tracked people (default: kalman)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="livepose",
@@ -256,10 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="OSC messages per person: one per keypoint, one array, or both (default)")
     gs.add_argument("--udp", type=_endpoint, metavar="HOST:PORT",
                     help="send one JSON datagram per frame over UDP (split by person when large)")
-    g3 = p_run.add_argument_group("tracking")
-    g3.add_argument("--no-track", action="store_true", help="no person ids, no smoothing (raw poses per frame)")
-    g3.add_argument("--smoother", choices=S.SMOOTHERS, default="kalman",
-                    help="keypoint smoothing of tracked people (default: kalman)")
+    _add_tracking_options(p_run)
     g2 = p_run.add_argument_group("source and progress")
     g2.add_argument("--realtime", action="store_true",
                     help="play a file at its frame rate as a live source (newest frame only, drops counted)")
