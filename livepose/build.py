@@ -140,7 +140,7 @@ def build_outputs(outputs: OutputSettings, source_name: str, *, warn: Say | None
 
     made: list = []
     if outputs.video:
-        made.append(S.VideoSink(outputs.video))
+        made.append(S.VideoSink(outputs.video, angles=outputs.angles))
     if outputs.jsonl:
         made.append(S.JsonlSink(outputs.jsonl))
     if outputs.openpose_json:
@@ -164,7 +164,7 @@ def build_outputs(outputs: OutputSettings, source_name: str, *, warn: Say | None
 
         made.append(UdpSink(*outputs.udp, warn=warn))
     if outputs.show_display:
-        made.append(S.DisplaySink())
+        made.append(S.DisplaySink(angles=outputs.angles))
     if not made:
         raise InputError("nothing to do: --no-display and no output option (see livepose run --help)")
     return made

@@ -36,6 +36,8 @@ from livepose import settings as S  # noqa: E402
 from livepose.errors import InputError, LiveposeError  # noqa: E402
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_MODEL, EXIT_OUTPUT, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+#: --smoother names for files: zero-lag offline smoothing after the live run (livepose.track.offline)
+OFFLINE_SMOOTHERS = ("offline", "offline-butterworth")
 _default_showwarning = warnings.showwarning
 
 
@@ -155,8 +157,12 @@ def _add_tracking_options(p: argparse.ArgumentParser) -> None:
     """Tracking options shared by ``run`` and the commands that run it per video."""
     g3 = p.add_argument_group("tracking")
     g3.add_argument("--no-track", action="store_true", help="no person ids, no smoothing (raw poses per frame)")
-    g3.add_argument("--smoother", choices=S.SMOOTHERS, default="kalman",
-                    help="keypoint smoothing of tracked people (default: kalman)")
+    g3.add_argument("--smoother", choices=S.SMOOTHERS + OFFLINE_SMOOTHERS, default="kalman",
+                    help="keypoint smoothing of tracked people (default: kalman); offline (files only): zero lag, "
+                         "the whole video is read first (network and Kalman tracker for the ids), then each "
+                         "person's raw keypoints are smoothed forward and backward (RTS over the tracker's model; "
+                         "offline-butterworth: zero-phase Butterworth, 6 Hz or a quarter of the frame rate), gaps up to 0.25 s filled, and the "
+                         "outputs written (--video decodes the file again); not with the window or --ws/--osc/--udp")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -217,8 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="folder the annotations' file names are relative to")
     p_et.add_argument("--json", type=Path, metavar="REPORT", help="write the report here")
     p_et.add_argument("--fps", type=float, metavar="F", help="frame rate for timestamps (default: 25)")
-    p_et.add_argument("--smoother", choices=S.SMOOTHERS, default="kalman",
-                      help="keypoint smoothing (default: kalman)")
+    p_et.add_argument("--smoother", choices=S.SMOOTHERS + OFFLINE_SMOOTHERS, default="kalman",
+                      help="keypoint smoothing (default: kalman); offline: the tracker runs with its Kalman filter, "
+                           "then each track's raw keypoints are smoothed forward and backward (RTS over the same "
+                           "model; offline-butterworth: zero-phase Butterworth) and short gaps filled, and the "
+                           "scores are of those keypoints")
     p_et.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     _add_model_options(p_et)
 
@@ -248,6 +257,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="long-form CSV: frame, time, person, keypoint, x, y, conf")
     g.add_argument("--display", action="store_true", help="show the overlay window (default when no other output)")
     g.add_argument("--no-display", action="store_true", help="never open a window")
+    g.add_argument("--angles", nargs="?", const="", metavar="JOINTS",
+                   help="on the --video and the window, write each person's joint flexion angles in degrees beside "
+                        "the joints (0 straight, 90 a right angle; docs/analysis.md): knee, hip, elbow and shoulder "
+                        "of each side, or the comma-separated JOINTS given, e.g. --angles knee,elbow")
+    g.add_argument("--analyze", type=Path, metavar="DIR",
+                   help="after the run, analyze it into DIR as 'livepose analyze RUN.jsonl --out DIR' does (needs "
+                        "tracking): the --jsonl file, or DIR/poses.jsonl without --jsonl; also after Ctrl-C")
     gs = p_run.add_argument_group(
         "streaming to other programs (docs/streaming.md; never slows the run: slow receivers lose frames)")
     gs.add_argument("--ws", type=_endpoint, metavar="[HOST:]PORT",
@@ -279,11 +295,37 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read a livepose --jsonl file (tracked people) and write, per person, DIR/person_<id>.csv "
                     "(and .parquet when pyarrow is installed): one row per frame with joint and segment angles, "
                     "keypoint positions and speeds, distance travelled; and DIR/summary.csv, DIR/summary.json; "
-                    "then (with matplotlib) plots as PNG and one self-contained DIR/report.html. "
+                    "then (with matplotlib) plots as PNG and one self-contained DIR/report.html; also "
+                    "DIR/people.csv (+ .parquet: every person, one row per person and frame, an id column), "
+                    "OpenSim files DIR/person_<id>.trc (markers) and .mot (angles), DIR/reps.csv with --reps. "
+                    "Pixels unless --person-height or --calibrate gives a scale (then _m, _m_s columns too). "
                     "Conventions and columns: docs/analysis.md.",
     )
-    p_an.add_argument("jsonl", type=Path, metavar="RUN.jsonl", help="a livepose run's JSON Lines output")
-    p_an.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (created if needed)")
+    p_an.add_argument("jsonl", type=Path, nargs="?", metavar="RUN.jsonl", help="a livepose run's JSON Lines output")
+    p_an.add_argument("--out", type=Path, metavar="DIR", help="output folder (created if needed; required)")
+    p_an.add_argument("--list-angles", action="store_true",
+                      help="print the angle names (for --angles and --reps) with one line each, and exit")
+    p_an.add_argument("--angles", metavar="NAMES",
+                      help="comma list of angles shown in the plots and report.html, e.g. knee_right,elbow_left "
+                           "(default: the 8 joint flexions; the tables, summaries and .mot keep every angle)")
+    p_an.add_argument("--person-height", metavar="M | ID=M,...",
+                      help="real height in meters: 1.80 for everyone, 3=1.80,7=1.65 per track id, 1.75,3=1.80 "
+                           "with a default; each person's height in pixels is estimated from their segments "
+                           "and adds metric columns (_m, _m_s)")
+    p_an.add_argument("--calibrate", metavar="X1,Y1,X2,Y2,METERS",
+                      help="two image points (pixels) and their real distance: one scale in meters per pixel for "
+                           "the whole video (instead of --person-height)")
+    p_an.add_argument("--reps", action="append", metavar="ANGLE",
+                      help="count repetitions on this angle per person (repeatable or a comma list, e.g. "
+                           "knee_right): an excursion from below LOW to above HIGH and back; reps.csv, summaries, "
+                           "report")
+    p_an.add_argument("--reps-thresholds", metavar="LOW,HIGH",
+                      help="repetition thresholds in degrees (default: 30%% and 70%% of each person's range)")
+    p_an.add_argument("--reps-min-range", type=float, default=20.0, metavar="DEG",
+                      help="with the default thresholds, count nothing when the angle's range is under DEG "
+                           "degrees (default: 20)")
+    p_an.add_argument("--no-opensim", action="store_true",
+                      help="do not write the OpenSim files person_<id>.trc and person_<id>.mot")
     p_an.add_argument("--min-frames", type=int, default=10, metavar="N",
                       help="leave out tracks present in fewer than N frames (default: 10)")
     p_an.add_argument("--smooth", choices=("rts", "butterworth", "none"), default="rts",
@@ -298,6 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_an.add_argument("--video", type=Path, default=None, metavar="VIDEO",
                       help="the run's video: trajectories.png is drawn over its middle frame "
                            "(default: a blank canvas of the frame size)")
+    from livepose.batch.command import add_parser as _add_batch_parser  # argparse only: --help stays fast
+
+    _add_batch_parser(sub, _add_model_options, _add_tracking_options)
     return parser
 
 
@@ -366,8 +411,20 @@ def output_settings(args: argparse.Namespace) -> S.OutputSettings:
         coco=_path(args.coco), csv=_path(args.csv), display=display,
         ws=None if args.ws is None else args.ws[:2], ws_token=token, ws_frames=args.ws_frames,
         osc=None if args.osc is None else args.osc[:2], osc_mode=args.osc_mode,
-        udp=None if args.udp is None else args.udp[:2],
+        udp=None if args.udp is None else args.udp[:2], angles=_angles(getattr(args, "angles", None)),
     )
+
+
+def _angles(text: str | None) -> tuple[str, ...] | None:
+    """--angles [JOINTS] -> the joints whose angles are drawn (None: not given)."""
+    if text is None:
+        return None
+    from livepose.render_angles import parse_angle_joints
+
+    try:
+        return parse_angle_joints(text)
+    except ValueError as exc:
+        raise InputError(f"--angles: {exc}") from None
 
 
 def run_config(args: argparse.Namespace) -> S.RunConfig:
@@ -375,7 +432,7 @@ def run_config(args: argparse.Namespace) -> S.RunConfig:
     return S.RunConfig(
         model=model_settings(args),
         decode=decode_settings(args),
-        track=S.TrackerConfig(smoother=args.smoother),
+        track=S.TrackerConfig(smoother="kalman" if args.smoother in OFFLINE_SMOOTHERS else args.smoother),
         tracking=not args.no_track,
         capture=S.CaptureSettings(source=args.source, realtime=args.realtime, max_frames=args.max_frames,
                                   batch=args.batch),
@@ -483,9 +540,11 @@ def cmd_eval_track(args: argparse.Namespace) -> int:
         _prepare_folder(args.json.parent if str(args.json.parent) else Path("."))
     total = len(load_posetrack(args.annotations)["images"])
     est = _estimator(args)
+    offline = _offline_smoothing(args)
+    live = "kalman" if offline is not None else args.smoother
     with tqdm(total=total, unit="frame", disable=True if args.quiet else None, file=sys.stderr) as bar:
-        report, _ = evaluate_tracking(est, lambda: PoseTracker(est.card.parts, S.TrackerConfig(smoother=args.smoother)), args.annotations,
-                                      args.frames, fps=args.fps, on_frame=lambda *a: bar.update(1))
+        report, _ = evaluate_tracking(est, lambda: PoseTracker(est.card.parts, S.TrackerConfig(smoother=live)), args.annotations,
+                                      args.frames, fps=args.fps, on_frame=lambda *a: bar.update(1), offline=offline)
     for failure in report["failed_frames"]:
         print(f"error: {failure}", file=sys.stderr)
     for line in _track_report_lines(report):
@@ -493,6 +552,15 @@ def cmd_eval_track(args: argparse.Namespace) -> int:
     if args.json is not None:
         write_json_atomic(args.json, report)
     return EXIT_INPUT if report["failed_frames"] else EXIT_OK
+
+
+def _offline_smoothing(args: argparse.Namespace):
+    """--smoother offline / offline-butterworth: the livepose.track.offline.OfflineSmoothing, else None."""
+    if args.smoother not in OFFLINE_SMOOTHERS:
+        return None
+    from livepose.track.offline import OfflineSmoothing
+
+    return OfflineSmoothing.from_smoother(args.smoother)
 
 
 def _track_report_lines(report: dict) -> list[str]:
@@ -507,7 +575,8 @@ def _track_report_lines(report: dict) -> list[str]:
         f"MOTA {f(m['mota'])}  IDF1 {f(m['idf1'])}  switches {m['num_switches']}  "
         f"precision {f(m['precision'])}  recall {f(m['recall'])}",
         f"keypoints: precision {f(kp['precision'])}  recall {f(kp['recall'])}",
-        f"jitter: raw {f(jit['raw_px'], '.2f')} px, smoothed {f(jit['smoothed_px'], '.2f')} px "
+        f"jitter: raw {f(jit['raw_px'], '.2f')} px, smoothed"
+        f"{' offline' if report.get('smoothing', {}).get('kind') == 'offline' else ''} {f(jit['smoothed_px'], '.2f')} px "
         f"(ratio {f(jit['ratio'], '.2f')}), lag {f(jit['lag_frames'], '.1f')} frames",
         "every person kept one id" if report.get("every_person_one_id") else
         "some people changed id: see gt_tracks in the report",
@@ -537,8 +606,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = run_config(args)
     if "://" not in args.source:  # a name the file system cannot look up is an input error (exit 2)
         check_name(args.source, "input")
+    analysis = None
+    if getattr(args, "analyze", None) is not None:  # checked before anything is opened; writes nothing
+        from livepose.run_analyze import plan_analysis
+
+        config, analysis = plan_analysis(args.analyze, config)
     quiet = args.quiet
-    run = build(config, on_event=None if quiet else _warn, warn=_warn, announce=None if quiet else _say)
+    if config.outputs.angles and not (config.outputs.video or config.outputs.show_display):
+        _warn("--angles draws on the --video and the window, and neither is open: nothing is drawn")
+    offline = _offline_smoothing(args)
+    if offline is not None:  # two passes: livepose.offline
+        from livepose.offline import build_offline
+
+        run = build_offline(config, offline, on_event=None if quiet else _warn, warn=_warn,
+                            announce=None if quiet else _say)
+    else:
+        run = build(config, on_event=None if quiet else _warn, warn=_warn, announce=None if quiet else _say)
     summary = run.execute()
     if not quiet:
         # on stderr, with the progress: stdout stays clean for --jsonl /dev/stdout
@@ -551,24 +634,76 @@ def cmd_run(args: argparse.Namespace) -> int:
         _warn(line)
     for line in getattr(run.source, "unreadable", ()):  # images of a folder skipped: one line each
         print(f"error: {line}", file=sys.stderr)
+    code = EXIT_INTERRUPTED if summary.interrupted else EXIT_OK
     if summary.stopped_early:
         print(f"error: {summary.stopped_early}; outputs hold the {summary.frames} frames read", file=sys.stderr)
-        return EXIT_INPUT
-    return EXIT_INTERRUPTED if summary.interrupted else EXIT_OK
+        code = EXIT_INPUT
+    if analysis is not None:
+        code = _analyze_run(analysis, code, quiet)
+    return code
+
+
+def _analyze_run(plan, code: int, quiet: bool) -> int:
+    """--analyze: ``livepose analyze`` with its defaults on the run's JSONL; the run's exit code
+    unless it is 0 and the analysis fails (one line; the run's outputs stay)."""
+    import contextlib
+    import io
+
+    argv = ["analyze", str(plan.jsonl), "--out", str(plan.folder)]
+    video = plan.video_now()
+    if video is not None:
+        argv += ["--video", str(video)]
+    try:
+        with contextlib.redirect_stderr(io.StringIO()) if quiet else contextlib.nullcontext():
+            analyzed = cmd_analyze(build_parser().parse_args(argv))
+    except LiveposeError as exc:
+        print(f"error: --analyze: {exc} (the run's outputs are complete)", file=sys.stderr)
+        analyzed = exc.exit_code
+    return code or analyzed
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    """Many videos, each as ``run`` would (livepose.batch.command; docs/batch.md)."""
+    from livepose.batch.command import cmd_batch as run_batch
+
+    return run_batch(args)
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from livepose.analysis.table import analyze
 
+    if args.list_angles:
+        from livepose.analysis.angles import ANGLES
+
+        width = max(len(n) for n in ANGLES)
+        for name, (column, text) in ANGLES.items():
+            print(f"{name:<{width}}  {text} (column {column})")
+        return EXIT_OK
+    missing = [n for n, v in (("RUN.jsonl", args.jsonl), ("--out", args.out)) if v is None]
+    if missing:
+        print(f"error: livepose analyze: the following arguments are required: {', '.join(missing)}",
+              file=sys.stderr)
+        return EXIT_INPUT
     if args.min_frames < 1:
         print(f"error: --min-frames must be at least 1, not {args.min_frames}", file=sys.stderr)
         return EXIT_INPUT
+    if not (args.reps_min_range >= 0 and math.isfinite(args.reps_min_range)):
+        print(f"error: --reps-min-range must be a number of degrees, 0 or more, not {args.reps_min_range:g}",
+              file=sys.stderr)
+        return EXIT_INPUT
     result = analyze(args.jsonl, args.out, min_frames=args.min_frames, smooth=args.smooth, cutoff_hz=args.cutoff,
-                     report=not args.no_report, video=args.video)
+                     report=not args.no_report, video=args.video, person_height=args.person_height,
+                     calibrate=args.calibrate, angles=args.angles, reps=args.reps,
+                     reps_thresholds=args.reps_thresholds, reps_min_range=args.reps_min_range,
+                     opensim=not args.no_opensim)
     people = result["people"]
     where = "tables, plots and report.html" if result.get("report") else "tables"
     print(f"{len(people)} {'person' if len(people) == 1 else 'people'} analyzed from {result['frames']} frames "
           f"({result['skipped']} short tracks left out); {where} in {args.out}", file=sys.stderr)
+    for person in people:
+        for angle, r in (person.get("reps") or {}).items():
+            print(f"person {person['id']}: {r['count']} repetition{'' if r['count'] == 1 else 's'} on {angle}"
+                  + (f" ({r['note']})" if r.get("note") else ""), file=sys.stderr)
     return EXIT_OK
 
 
@@ -599,6 +734,8 @@ def _split_argv(argv: Sequence[str]) -> tuple[list[str], bool]:
               and _DASH_VALUE.match(items[i + 1])):
             out.append(f"{tok}={items[i + 1]}")
             i += 1
+        elif tok == "--angles" and i + 1 < len(items) and not _WORD_LIST.match(items[i + 1]):
+            out.append("--angles=")  # `--angles clip.mp4`: the flag alone, clip.mp4 the source
         else:
             out.append(tok)
         i += 1
@@ -608,6 +745,7 @@ def _split_argv(argv: Sequence[str]) -> tuple[list[str], bool]:
 # options whose value may start with '-': --size -1x368, --scales -1 (refused with its own line)
 _DASH_VALUE_OPTIONS = ("--size", "--scales", "--min-person-score")
 _DASH_VALUE = re.compile(r"^-[0-9.]")
+_WORD_LIST = re.compile(r"^[A-Za-z_]+(,[A-Za-z_]*)*$")  # what --angles JOINTS may be (knee,elbow)
 
 
 def _signals():
@@ -671,7 +809,7 @@ def _main(argv: list[str], debug: bool) -> int:
         parser.print_help()
         return EXIT_INPUT
     handler = {"image": cmd_image, "eval": cmd_eval, "eval-track": cmd_eval_track, "run": cmd_run,
-               "models": cmd_models, "analyze": cmd_analyze}[args.command]
+               "models": cmd_models, "analyze": cmd_analyze, "batch": cmd_batch}[args.command]
     try:
         return handler(args)
     except LiveposeError as exc:

@@ -35,6 +35,8 @@ PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")
 SMOOTHERS = ("kalman", "one_euro", "none")
 RULE_NAMES = ("openpose", "tfpose")
 OSC_MODES = ("both", "keypoints", "arrays")
+#: the joints whose flexion angles ``angles`` draws (livepose run --angles), in drawing order
+ANGLE_JOINTS = ("knee", "hip", "elbow", "shoulder")
 ACCURACY_MODES = ("normal", "high")
 LIMB_ACTIONS = ("cut", "drop")
 
@@ -508,7 +510,8 @@ class OutputSettings(_Section):
     other output is given.  Network: ``ws`` (host, port) WebSocket server and viewer, with
     ``ws_token`` and ``ws_frames`` (JPEG width, None: no pictures); ``ws_host_given``: the host
     was named (a non-loopback host then warns); ``osc`` (host, port) with ``osc_mode``; ``udp``
-    (host, port).
+    (host, port).  ``angles``: the joints (of :data:`ANGLE_JOINTS`) whose flexion angles are drawn
+    beside them on the video and in the window (None: none; :mod:`livepose.render_angles`).
     """
 
     _section = "outputs"
@@ -525,6 +528,7 @@ class OutputSettings(_Section):
     osc: tuple[str, int] | None = None
     osc_mode: str = "both"
     udp: tuple[str, int] | None = None
+    angles: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         for name in ("video", "jsonl", "openpose_json", "coco", "csv"):
@@ -548,6 +552,13 @@ class OutputSettings(_Section):
             c.need(name, lambda v: _endpoint_ok(v) and v[1] > 0, "(host, port) with a port 1 to 65535",
                    optional=True)
         c.choice("osc_mode", OSC_MODES)
+        if isinstance(self.angles, bool):  # livepose.run(..., angles=True): every joint
+            object.__setattr__(self, "angles", ANGLE_JOINTS if self.angles else None)
+        elif isinstance(self.angles, (list, str)):
+            object.__setattr__(self, "angles", tuple(self.angles.split(",") if isinstance(self.angles, str)
+                                                     else self.angles))
+        c.need("angles", lambda v: isinstance(v, tuple) and v and all(j in ANGLE_JOINTS for j in v),
+               f"a list of joints among {', '.join(ANGLE_JOINTS)}", optional=True)
         c.done()
 
     @property
@@ -669,7 +680,7 @@ for _name, _kind in RunConfig._SECTIONS.items():
 del _name, _kind, _f
 
 __all__ = [
-    "ACCURACY", "ACCURACY_MODES", "AugmentSettings", "BACKENDS", "CaptureSettings", "DecodeConfig", "ModelSettings", "OPENPOSE_RULES", "OSC_MODES",
+    "ACCURACY", "ACCURACY_MODES", "ANGLE_JOINTS", "AugmentSettings", "BACKENDS", "CaptureSettings", "DecodeConfig", "ModelSettings", "OPENPOSE_RULES", "OSC_MODES",
     "OutputSettings", "PRECISIONS", "RULES", "RULE_NAMES", "RunConfig", "SMOOTHERS", "SettingError",
     "TFPOSE_RULES", "TrackerConfig", "accuracy_preset", "decode_rules", "AUTO_SIZE",
     "LIMB_ACTIONS", "SUPPRESS_OFF", "SuppressSettings",

@@ -24,6 +24,9 @@ Conventions (see docs/analysis.md for the drawing):
     straight up.
 * Not available with this skeleton (no toes, heels): ankle flexion and the foot segment angle
   (:data:`UNAVAILABLE`).
+* Short names (``knee_right``, ..., ``trunk``: the column without ``_flexion_deg``/``_deg``) with
+  one-line descriptions: :data:`ANGLES` (``livepose analyze --list-angles``, ``--angles``,
+  ``--reps``); :func:`resolve_angles` checks a list of them.
 """
 
 from __future__ import annotations
@@ -129,3 +132,52 @@ def segment_angles(kp: np.ndarray, parts: Sequence[str] = OPENPOSE_COCO_PARTS, m
 def all_angles(kp: np.ndarray, parts: Sequence[str] = OPENPOSE_COCO_PARTS, min_conf: float = 0.0) -> dict:
     """Joint angles then segment angles, one dict."""
     return {**joint_angles(kp, parts, min_conf), **segment_angles(kp, parts, min_conf)}
+
+
+def _describe() -> dict:
+    joint_txt = {
+        "knee": "knee flexion (hip-knee-ankle): 0 straight leg, grows as the knee bends",
+        "hip": "hip flexion (shoulder-hip-knee): 0 standing, about 90 sitting",
+        "shoulder": "shoulder flexion (trunk side-arm): 0 arm along the body, 90 horizontal, 180 straight up",
+        "elbow": "elbow flexion (shoulder-elbow-wrist): 0 straight arm, grows as the elbow bends",
+    }
+    seg_txt = {
+        "shank": "shank (knee->ankle) direction from the horizontal, y up: -90 hanging straight down",
+        "thigh": "thigh (hip->knee) direction from the horizontal, y up: -90 hanging straight down",
+        "arm": "arm (shoulder->elbow) direction from the horizontal, y up: -90 hanging, +90 raised",
+        "forearm": "forearm (elbow->wrist) direction from the horizontal, y up: 0 pointing image-right",
+    }
+    out = {}
+    for joint in ("knee", "hip", "shoulder", "elbow"):
+        for side in SIDES:
+            out[f"{joint}_{side}"] = (f"{joint}_{side}_flexion_deg", f"{side} {joint_txt[joint]}")
+    for seg in ("shank", "thigh", "arm", "forearm"):
+        for side in SIDES:
+            out[f"{seg}_{side}"] = (f"{seg}_{side}_deg", f"{side} {seg_txt[seg]}")
+    out["trunk"] = ("trunk_deg", "trunk (mid-hip->neck) direction from the horizontal, y up: +90 upright")
+    return out
+
+
+#: short angle name (what ``--angles`` and ``--reps`` take) -> (table column, one-line description),
+#: in the column order of :func:`all_angles`
+ANGLES = _describe()
+#: the angles plotted when none are chosen: the eight joint flexion angles
+DEFAULT_PLOT_ANGLES = tuple(n for n, (col, _) in ANGLES.items() if col.endswith("_flexion_deg"))
+
+
+def resolve_angles(names, option: str = "--angles") -> list:
+    """Short names (or full column names) -> short names, in the order given, without repeats.
+
+    An unknown name raises ``ValueError`` with one line: ``--angles: unknown angle 'kne': choose from ...``."""
+    by_column = {col: short for short, (col, _) in ANGLES.items()}
+    out = []
+    for raw in names:
+        name = str(raw).strip()
+        if not name:
+            continue
+        short = name if name in ANGLES else by_column.get(name)
+        if short is None:
+            raise ValueError(f"{option}: unknown angle {name!r}: choose from {', '.join(ANGLES)}")
+        if short not in out:
+            out.append(short)
+    return out

@@ -42,6 +42,8 @@ class Run:
     model: str | None
     parts: tuple
     tracks: dict = field(default_factory=dict)  # id -> (rows (n,) int indices into times, kp (n, K, 3))
+    width: int = 0               # the first frame's width and height in pixels (0: not in the file)
+    height: int = 0
 
 
 def _parts_for(model: str | None) -> tuple:
@@ -70,6 +72,8 @@ def read_run(path: str | os.PathLike, warn=None) -> Run:
     per_id: dict = {}
     model = None
     any_people = False
+    no_id_line = None
+    size = None
     try:
         fh = open(path, "r", encoding="utf-8", errors="strict")
     except OSError as exc:
@@ -104,6 +108,7 @@ def read_run(path: str | os.PathLike, warn=None) -> Run:
                         any_people = True
                         pid = person.get("id")
                         if pid is None:
+                            no_id_line = no_id_line or lineno
                             continue
                         rows, kps = per_id.setdefault(pid, ([], []))
                         rows.append(row)
@@ -113,16 +118,26 @@ def read_run(path: str | os.PathLike, warn=None) -> Run:
                 times.append(t)
                 frames.append(fr)
                 model = model or obj.get("model")
+                if size is None:
+                    try:
+                        size = (int(obj.get("width") or 0), int(obj.get("height") or 0))
+                    except (TypeError, ValueError):
+                        size = (0, 0)
         except UnicodeDecodeError:
             raise InputError(f"{path}: not text (not a livepose JSON Lines file)") from None
+    if not times:
+        if pending:
+            raise InputError(f"{path}:{lineno}: no frames: the only line is cut short (a run stopped mid-write?)")
+        raise InputError(f"{path}: no frames (empty file)" if lineno == 0 else
+                         f"{path}: no frames ({lineno} blank line{'s' if lineno != 1 else ''})")
     if pending:
         warn(pending)
-    if not times:
-        raise InputError(f"{path}: no frames (empty file)")
     if any_people and not per_id:
-        raise InputError(f"{path}: no person has an id (a run with tracking off?); analyze needs tracked people")
+        raise InputError(f"{path}:{no_id_line}: a person without an id, and no person in the file has one "
+                         "(a run with tracking off?); analyze needs tracked people")
     parts = _parts_for(model)
-    run = Run(path, np.asarray(times, float), np.asarray(frames, int), model, parts)
+    run = Run(path, np.asarray(times, float), np.asarray(frames, int), model, parts,
+              width=max(0, size[0]) if size else 0, height=max(0, size[1]) if size else 0)
     for pid, (rows, kps) in per_id.items():
         k = len(parts)
         arr = np.full((len(kps), k, 3), np.nan)
@@ -273,12 +288,22 @@ def summarize(pid, cols: dict, angle_names) -> dict:
 
 
 def summary_csv(rows: list) -> bytes:
+    """One row per person; the scalar entries of the summaries (the repetition lists stay in
+    summary.json and reps.csv).  Columns: the union of the rows' keys, in first-seen order."""
     buf = io.StringIO()
-    names = list(rows[0]) if rows else ["id", "frames"]
+    names: list = []
+    for r in rows:
+        names += [k for k, v in r.items() if k not in names and not isinstance(v, (dict, list, tuple))]
+    names = names or ["id", "frames"]
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(names)
     for r in rows:
-        w.writerow(["" if r[n] is None else _fmt(r[n]) if isinstance(r[n], (int, float)) else r[n] for n in names])
+        vals = []
+        for n in names:
+            v = r.get(n)
+            vals.append("" if v is None else _fmt(v) if isinstance(v, (int, float)) and not isinstance(v, bool)
+                        else str(v))
+        w.writerow(vals)
     return buf.getvalue().encode("utf-8")
 
 
@@ -298,19 +323,144 @@ def _safe_id(pid) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in str(pid))
 
 
+def people_table(tables: dict) -> dict:
+    """All persons in one long table: an ``id`` column then the person tables' columns, the rows
+    of each person in turn (ids in the order of ``tables``).  An id column of text when any id is
+    not an integer."""
+    if not tables:
+        return {"id": np.zeros(0, np.int64), "time": np.zeros(0), "frame": np.zeros(0, np.int64)}
+    ids = list(tables)
+    text_ids = not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in ids)
+    id_col = np.concatenate([np.full(len(tables[p]["time"]), str(p) if text_ids else int(p),
+                                     dtype=object if text_ids else np.int64) for p in ids])
+    out = {"id": id_col}
+    for name in tables[ids[0]]:
+        out[name] = np.concatenate([np.asarray(tables[p][name]) for p in ids])
+    return out
+
+
+def reps_csv(summaries: list) -> bytes:
+    """One row per repetition: id, angle, rep (1, 2, ...), start_s, peak_s, end_s, duration_s, peak_deg."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["id", "angle", "rep", "start_s", "peak_s", "end_s", "duration_s", "peak_deg"])
+    for s in summaries:
+        for angle, r in (s.get("reps") or {}).items():
+            for k, rep in enumerate(r["reps"], 1):
+                w.writerow([s["id"], angle, k, _fmt(rep["start"]), _fmt(rep["peak"]), _fmt(rep["end"]),
+                            _fmt(rep["end"] - rep["start"]), _fmt(rep["peak_deg"])])
+    return buf.getvalue().encode("utf-8")
+
+
+def _span(run: Run, pid, cols: dict):
+    """``(times, present index)`` over every line of the run from the person's first frame to their last."""
+    rows = run.tracks[pid][0]
+    lo, hi = int(rows.min()), int(rows.max()) + 1
+    return run.times[lo:hi], rows - lo
+
+
+def _opensim_files(run: Run, pid, cols: dict, scale, angle_names) -> dict:
+    from livepose.analysis.opensim import mot_bytes, trc_bytes
+
+    t, sel = _span(run, pid, cols)
+    xy = np.full((len(t), len(run.parts), 2), np.nan)
+    for j, part in enumerate(run.parts):
+        xy[sel, j, 0] = cols[f"{part}_x"]
+        xy[sel, j, 1] = cols[f"{part}_y"]
+    angles = {}
+    for name in angle_names:
+        a = np.full(len(t), np.nan)
+        a[sel] = cols[name]
+        angles[name[:-4] if name.endswith("_deg") else name] = a
+    base = f"person_{_safe_id(pid)}"
+    return {f"{base}.trc": trc_bytes(f"{base}.trc", t, run.parts, xy, scale, float(run.height)),
+            f"{base}.mot": mot_bytes(f"{base}", t, angles)}
+
+
+def _scales(run: Run, kept: list, tables: dict, person_height, calibrate, log) -> dict:
+    """id -> ``{"scale": m/px or None, "source", "height_m", "height_px", "height_frames"}``."""
+    from livepose.analysis.units import calibration_scale, height_px
+
+    out = {}
+    cal = calibration_scale(calibrate) if calibrate is not None else None
+    for pid in kept:
+        info = {"m_per_px": None, "scale_source": None, "height_m": None, "height_px": None, "height_frames": None}
+        if cal is not None:
+            info.update(m_per_px=cal, scale_source="calibrate")
+        elif person_height:
+            meters = person_height.get(str(pid), person_height.get(None))
+            if meters is not None:
+                hpx, n = height_px(tables[pid])
+                info.update(height_m=meters, height_px=hpx, height_frames=n)
+                if hpx is None:
+                    log(f"warning: person {pid}: neck, both hips and a whole leg seen together in only {n} frames "
+                        f"(need 5) to estimate the height in pixels; left in pixels")
+                else:
+                    info.update(m_per_px=meters / hpx, scale_source="person-height")
+        out[pid] = info
+    return out
+
+
+def _parse_options(person_height, calibrate, angles, reps, reps_thresholds):
+    """Check the option values (before the file is read); one InputError line each."""
+    from livepose.analysis.angles import DEFAULT_PLOT_ANGLES, resolve_angles
+    from livepose.analysis.reps import parse_thresholds
+    from livepose.analysis.units import parse_calibrate, parse_person_height
+
+    def _names(v):
+        if v is None:
+            return None
+        return [x for item in ([v] if isinstance(v, str) else v) for x in str(item).split(",")]
+
+    try:
+        heights = None if person_height is None else parse_person_height(person_height)
+        cal = None if calibrate is None else parse_calibrate(calibrate)
+        if heights is not None and cal is not None:
+            raise ValueError("--person-height and --calibrate: give one or the other (one scale per person)")
+        chosen = resolve_angles(_names(angles)) if angles is not None else None
+        if chosen is not None and not chosen:
+            raise ValueError("--angles: no angle named; see livepose analyze --list-angles")
+        rep_names = resolve_angles(_names(reps), "--reps") if reps is not None else []
+        thresholds = None if reps_thresholds is None else parse_thresholds(reps_thresholds)
+        if thresholds is not None and not rep_names:
+            raise ValueError("--reps-thresholds: needs --reps ANGLE")
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    plot = list(chosen) if chosen is not None else list(DEFAULT_PLOT_ANGLES)
+    plot += [n for n in rep_names if n not in plot]
+    return heights, cal, chosen, plot, rep_names, thresholds
+
+
 def analyze(jsonl: str | os.PathLike, out_dir: str | os.PathLike, min_frames: int = 10, log=None, *,
-            smooth: str = "rts", cutoff_hz: float = 6.0, report: bool = True, video=None) -> dict:
-    """Read ``jsonl``, write DIR/person_<id>.csv (+ .parquet), DIR/summary.csv, DIR/summary.json;
-    then, when ``report`` and matplotlib is importable, the plots and DIR/report.html
+            smooth: str = "rts", cutoff_hz: float = 6.0, report: bool = True, video=None,
+            person_height=None, calibrate=None, angles=None, reps=None, reps_thresholds=None,
+            reps_min_range: float | None = None, opensim: bool = True, combined: bool = True) -> dict:
+    """Read ``jsonl``, write DIR/person_<id>.csv (+ .parquet), DIR/people.csv (+ .parquet),
+    DIR/summary.csv, DIR/summary.json, DIR/person_<id>.trc and .mot (``opensim``), DIR/reps.csv
+    (``reps``); then, when ``report`` and matplotlib is importable, the plots and DIR/report.html
     (:mod:`livepose.analysis.report`; ``video``: draw the trajectories over its middle frame).
-    Everything is computed before anything is written; each file goes through a temporary name.
-    ``smooth``/``cutoff_hz``: see :func:`person_table` (the file's keypoints are smoothed per
-    person before positions, speeds and angles are taken).
+
+    ``smooth``/``cutoff_hz``: see :func:`person_table`.  ``person_height``: meters, for everyone
+    (a number) or per id (``"3=1.80,7=1.65"``, ``"1.75,3=1.80"`` with a default, or a dict with
+    the default under None); ``calibrate``: ``"X1,Y1,X2,Y2,METERS"`` (:mod:`~livepose.analysis.units`);
+    either adds metric columns.  ``angles``: short angle names (``"knee_right,elbow_left"`` or a
+    list; :data:`~livepose.analysis.angles.ANGLES`) shown in the plots and the report (the tables
+    keep every angle).  ``reps``: angle names to count repetitions on
+    (:mod:`~livepose.analysis.reps`), ``reps_thresholds`` ``(low, high)`` degrees.
+
+    Every check (options, the whole input, ids) and every output (tables, plots, page) is done in
+    memory before the first file is written; then each file goes through a temporary name.
     Returns ``{"people": [...summaries], "skipped": n, "parquet": bool, "report": bool, "files": [...]}``."""
     if smooth not in SMOOTHERS:
         raise InputError(f"--smooth {smooth!r}: choose one of {', '.join(SMOOTHERS)}")
+    from livepose.analysis.angles import ANGLES
+    from livepose.analysis.reps import DEFAULT_MIN_RANGE_DEG, count_reps
+    from livepose.analysis.units import add_metric_columns
     from livepose.sinks.files.atomic import write_bytes_atomic
 
+    heights, cal, chosen, plot_angles, rep_names, thresholds = _parse_options(
+        person_height, calibrate, angles, reps, reps_thresholds)
+    min_range = DEFAULT_MIN_RANGE_DEG if reps_min_range is None else float(reps_min_range)
     log = log or (lambda m: print(m, file=sys.stderr))
     src = Path(jsonl)
     out = Path(out_dir)
@@ -319,27 +469,85 @@ def analyze(jsonl: str | os.PathLike, out_dir: str | os.PathLike, min_frames: in
     if report and video is not None and not Path(video).is_file():
         raise InputError(f"{video}: no such video file (--video)")
     run = read_run(src, warn=lambda m: log(f"warning: {m}"))
-    angle_names = list(all_angles(np.full((1, len(run.parts), 3), np.nan), run.parts))
     ids = sorted(run.tracks, key=lambda p: (str(type(p)), p))
+    if heights:
+        known = {str(p) for p in ids}
+        unknown = [k for k in heights if k is not None and k not in known]
+        if unknown:
+            raise InputError(f"--person-height: id {unknown[0]} is not a track id in {src.name} "
+                             f"(ids: {', '.join(str(p) for p in ids) or 'none'})")
+    angle_names = list(all_angles(np.full((1, len(run.parts), 3), np.nan), run.parts))
     kept = [p for p in ids if len(run.tracks[p][0]) >= min_frames]
+    tables: dict = {p: person_table(run, p, smooth, cutoff_hz) for p in kept}
+    metric = heights is not None or cal is not None
+    scales = _scales(run, kept, tables, heights, cal, log) if metric else {}
+    if metric and run.height <= 0:
+        log("warning: the file has no frame height; metric y is measured up from the image top (y_m = -y * scale)")
     files: dict = {}
     summaries = []
     have_pq = None
-    tables: dict = {}
     for pid in kept:
-        cols = person_table(run, pid, smooth, cutoff_hz)
-        tables[pid] = cols
+        cols = tables[pid]
+        if metric:
+            add_metric_columns(cols, run.parts, scales[pid]["m_per_px"], float(run.height))
         files[out / f"person_{_safe_id(pid)}.csv"] = table_csv(cols)
         pq_data = parquet_bytes(cols)
         have_pq = pq_data is not None
         if pq_data is not None:
             files[out / f"person_{_safe_id(pid)}.parquet"] = pq_data
-        summaries.append(summarize(pid, cols, angle_names))
+        s = summarize(pid, cols, angle_names)
+        if metric:
+            sc = scales[pid]
+            s.update(sc)
+            ok = sc["m_per_px"] is not None
+            s["peak_speed_m_s"] = _nan_stat(np.max, cols["speed_m_s"]) if ok else None
+            s["distance_m"] = float(cols["distance_m"][-1]) if ok and len(cols["distance_m"]) else None
+        if rep_names:
+            s["reps"] = {}
+            for name in rep_names:
+                col = ANGLES[name][0]
+                r = count_reps(cols["time"], cols[col], thresholds, min_range=min_range)
+                s[f"{name}_reps"] = r["count"]
+                s[f"{name}_reps_low_deg"] = r["low_deg"]
+                s[f"{name}_reps_high_deg"] = r["high_deg"]
+                s["reps"][name] = r
+        summaries.append(s)
+        if opensim:
+            for fname, data in _opensim_files(run, pid, cols, scales.get(pid, {}).get("m_per_px"),
+                                              angle_names).items():
+                files[out / fname] = data
+    if combined:
+        both = people_table(tables)
+        files[out / "people.csv"] = table_csv(both)
+        pq_data = parquet_bytes(both) if kept else None
+        if pq_data is not None:
+            files[out / "people.parquet"] = pq_data
+    if rep_names:
+        files[out / "reps.csv"] = reps_csv(summaries)
     doc = {"source": str(src), "model": run.model, "parts": list(run.parts), "frames": int(len(run.times)),
+           "width": run.width, "height": run.height,
            "smooth": smooth, "cutoff_hz": cutoff_hz if smooth == "butterworth" else None,
-           "min_frames": min_frames, "skipped_tracks": len(ids) - len(kept), "people": summaries}
+           "min_frames": min_frames, "skipped_tracks": len(ids) - len(kept),
+           "units": "m" if metric else "px",
+           "person_height": None if heights is None else {("default" if k is None else k): v
+                                                          for k, v in heights.items()},
+           "calibrate": None if cal is None else list(cal),
+           "angles": plot_angles, "reps_angles": rep_names,
+           "reps_thresholds": None if thresholds is None else list(thresholds),
+           "reps_min_range_deg": min_range if rep_names and thresholds is None else None,
+           "opensim": bool(opensim), "people": summaries}
     files[out / "summary.csv"] = summary_csv(summaries)
     files[out / "summary.json"] = (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode("utf-8")
+    made_report = False
+    if report:
+        from livepose.analysis.report import SKIP_NOTE, build_report
+
+        extra = build_report(out, src, tables, doc, _safe_id, video=video, log=log)
+        if extra is None:
+            log(SKIP_NOTE)
+        else:
+            files.update(extra)
+            made_report = True
     src_real = os.path.realpath(src)
     for p in files:
         if os.path.realpath(p) == src_real:
@@ -352,20 +560,5 @@ def analyze(jsonl: str | os.PathLike, out_dir: str | os.PathLike, min_frames: in
         write_bytes_atomic(p, data)
     if have_pq is False:
         log("note: Parquet skipped (pyarrow is not installed; pip install pyarrow)")
-    made_report = False
-    if report:
-        from livepose.analysis.report import SKIP_NOTE, build_report
-
-        extra = build_report(out, src, tables, doc, _safe_id, video=video, log=log)
-        if extra is None:
-            log(SKIP_NOTE)
-        else:
-            for p in extra:
-                if os.path.realpath(p) == src_real:
-                    raise InputError(f"{p}: output would overwrite the input {src}")
-            for p, data in extra.items():
-                write_bytes_atomic(p, data)
-            files.update(extra)
-            made_report = True
     return {"people": summaries, "skipped": len(ids) - len(kept), "parquet": bool(have_pq),
             "report": made_report, "files": [str(p) for p in files], "frames": int(len(run.times))}

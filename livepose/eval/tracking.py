@@ -5,7 +5,9 @@ Each sequence of the annotation file (:func:`livepose.eval.annotations.sequences
 its own :class:`~livepose.pipeline.PoseStream` with a fresh tracker, frames in frame order, with
 timestamps from the frame ids; a frame whose image cannot be read is scored as empty (its people
 missed).  Besides the metrics, the report gives the median milliseconds per stage (preprocess,
-inference, decode, track).
+inference, decode, track).  With ``offline`` (``livepose eval-track --smoother offline``) each
+video is read whole first and scored on the offline-smoothed keypoints
+(:mod:`livepose.track.offline`); the report's ``smoothing`` says which keypoints were scored.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from livepose.eval.track_metrics import (
     MIN_MATCH, PCK_THRESHOLD, TrackingScorer, _jsonable_id, require_motmetrics,
 )
 from livepose.pipeline import PoseStream
+from livepose.settings import TrackerConfig as _TrackerConfig
+from livepose.track.offline import OfflineSmoothing, smooth_people
 from livepose.formats import posetrack_people
 from livepose.records import record_of
 from livepose.types import COCO17_NAMES, People, Poses
@@ -47,11 +51,35 @@ def _tracker_config(tracker) -> dict | None:
     return None
 
 
+def _smoothing(tracker_cfg: dict | None, offline: OfflineSmoothing | None) -> dict:
+    """The report's ``smoothing``: which keypoints were scored."""
+    live = (tracker_cfg or {}).get("smoother")
+    if offline is None:
+        return {"kind": "live", "smoother": live}
+    return {"kind": "offline", "smoother": "offline" if offline.method == "rts" else f"offline-{offline.method}",
+            "live": live, "offline": offline.as_dict(), "description": offline.describe()}
+
+
 def _score_unread(scorer: TrackingScorer, seq: Video, gts: dict, start: int, stop: int, nobody: People) -> None:
     """Score positions ``start`` to ``stop`` of ``seq`` (frames whose image could not be read) as
     frames where nobody was seen."""
     for img in seq.images[start:stop]:
         scorer.add(seq.name, gts[img["id"]], nobody)
+
+
+def _score_frame(scorer: TrackingScorer, results: list, seq: Video, gts: dict, result, done: int,
+                 nobody: People) -> int:
+    """Score one result of ``seq`` (after the unread frames before it) and list its predictions;
+    returns the positions scored so far."""
+    k = result.frame.index
+    img, stamp = seq.images[k], seq.timestamps[k]
+    _score_unread(scorer, seq, gts, done, k, nobody)
+    scorer.add(seq.name, gts[img["id"]], result.people)
+    people = posetrack_people(record_of(result), _jsonable_id(img["id"]))
+    results.append({"sequence": seq.name, "image_id": _jsonable_id(img["id"]),
+                    "file_name": img["file_name"], "frame_id": img.get("frame_id"),
+                    "timestamp": round(stamp, 6), "people": people})
+    return k + 1
 
 
 def evaluate_tracking(
@@ -61,6 +89,7 @@ def evaluate_tracking(
     frames_dir: str | Path,
     fps: float | None = None,
     on_frame: Callable[[str, int, float], None] | None = None,
+    offline: OfflineSmoothing | None = None,
 ) -> tuple[dict, list[dict]]:
     """Run the pipeline of ``estimator`` with a fresh tracker per video over an annotated set and
     score the tracks.
@@ -70,6 +99,11 @@ def evaluate_tracking(
     ``frames_dir``: the folder the images' ``file_name`` are relative to.  ``fps``: frame rate
     for the tracker's timestamps (default 25; timestamps are frame_id / fps from each video's
     first frame).  ``on_frame(file_name, people_shown, milliseconds)`` after each frame.
+    ``offline`` (:class:`~livepose.track.offline.OfflineSmoothing`): the tracker runs live as
+    always (its Kalman filter is needed for association), then, once a video has been read, each
+    track's raw measured keypoints are smoothed offline (forward and backward, short gaps
+    filled: :func:`~livepose.track.offline.smooth_people`) and everything is scored on those
+    keypoints instead of the live filter's (the report's ``smoothing`` says which).
 
     Returns (report, per-frame results); the report is JSON-serialisable, each per-frame result
     is {"sequence", "image_id", "file_name", "frame_id", "timestamp", "people": [PoseTrack-style
@@ -116,21 +150,28 @@ def evaluate_tracking(
             _score_unread(scorer, seq, gts, 0, len(seq.images), nobody)
             continue
         done = 0  # positions of the sequence scored so far
+        held: list = []  # offline: the sequence's results, scored once it is smoothed
         with PoseStream(source, estimator, tracker=tracker) as stream:
             for result in stream:
-                k = result.frame.index
-                img, stamp = seq.images[k], seq.timestamps[k]
-                _score_unread(scorer, seq, gts, done, k, nobody)
-                scorer.add(seq.name, gts[img["id"]], result.people)
-                done = k + 1
                 for name in STAGES:
                     times[name].append(getattr(result.timings, name))
-                people = posetrack_people(record_of(result), _jsonable_id(img["id"]))
-                results.append({"sequence": seq.name, "image_id": _jsonable_id(img["id"]),
-                                "file_name": img["file_name"], "frame_id": img.get("frame_id"),
-                                "timestamp": round(stamp, 6), "people": people})
+                if offline is not None:
+                    held.append(result)
+                    if on_frame:
+                        shown = int(result.people.poses.visible.any(1).sum()) if len(result.people) else 0
+                        on_frame(seq.images[result.frame.index]["file_name"], shown, result.timings.total)
+                    continue
+                done = _score_frame(scorer, results, seq, gts, result, done, nobody)
                 if on_frame:
-                    on_frame(img["file_name"], len(people), result.timings.total)
+                    on_frame(results[-1]["file_name"], len(results[-1]["people"]), result.timings.total)
+        if held:
+            cfg = getattr(tracker, "config", None)
+            smoothed = smooth_people([r.people for r in held], [r.frame.timestamp for r in held],
+                                     cfg if isinstance(cfg, _TrackerConfig) else None, offline,
+                                     mirror=getattr(tracker, "mirror", None))
+            for result, people in zip(held, smoothed):
+                done = _score_frame(scorer, results, seq, gts, dataclasses.replace(result, people=people, record=None),
+                                    done, nobody)
         _score_unread(scorer, seq, gts, done, len(seq.images), nobody)
         failed.extend(message for _, message in source.failures)
     num_frames = sum(len(s.images) for s in seqs)
@@ -150,6 +191,7 @@ def evaluate_tracking(
                    "model_file": estimator.network.card.model_path.name},
         "providers": estimator.network.providers,
         "tracker": tracker_cfg,
+        "smoothing": _smoothing(tracker_cfg, offline),
         "fps": rate,
         "fps_source": "given" if fps else f"default ({DEFAULT_FPS:g}; the annotations give none)",
         "num_sequences": len(seqs),
@@ -164,7 +206,8 @@ def evaluate_tracking(
                           f"{HEAD_FROM_BOX:g} x diagonal of bbox (or of the annotated keypoints' box)"),
             "head_size_sources": scored["head_size_sources"],
             "joints": joint_names,
-            "coordinates": "smoothed (Tracks.smoothed_poses: joints measured in the frame)",
+            "coordinates": ("smoothed (Tracks.smoothed_poses: joints measured in the frame)" if offline is None else
+                            "smoothed offline (livepose.track.offline.smooth_people: joints measured in the frame)"),
             "gt_people_ignored": scored["gt_people_ignored"],
             "predicted_joints_in_ignore_regions": scored["joints_in_ignore_regions"],
         },

@@ -154,15 +154,19 @@ class DisplaySink(Sink):
     once by the pipeline; copied here before the HUD goes on it) or, when None, drawn here.
     The HUD shows the frames per second shown over the last ``fps_window_s`` seconds,
     the latency (``time.perf_counter() - frame.captured_at``), the number of people and
-    the dropped frames, counted from gaps in ``frame.index``.
+    the dropped frames, counted from gaps in ``frame.index``.  ``angles``: joints whose flexion
+    angles are written beside them (:func:`livepose.render_angles.draw_angles`), on the window's
+    own canvas; None (default): nothing more per frame.
     """
 
     name = "display"
     needs_picture = True
     on_caller_thread = True
 
-    def __init__(self, window_name: str = "livepose", *, fps_window_s: float = 1.0):
+    def __init__(self, window_name: str = "livepose", *, fps_window_s: float = 1.0,
+                 angles: tuple[str, ...] | None = None):
         self.window_name = window_name
+        self.angles = tuple(angles) if angles else None  # joints whose angles are drawn (livepose.render_angles)
         self.fps_window_s = float(fps_window_s)
         self.stop_requested = threading.Event()
         self.paused = threading.Event()
@@ -213,6 +217,10 @@ class DisplaySink(Sink):
             np.copyto(image, result.picture)
         else:
             render_result(image, result, self._info.limbs)
+        if self.angles:
+            from livepose.render_angles import draw_angles
+
+            draw_angles(image, result.people, self.angles)
         self._draw_hud(image, self._hud_text(result, now, index))
         with self._frame_lock:
             self._pending = image

@@ -144,9 +144,47 @@ def test_report_renders_offline_in_headless_chromium(analyzed):
             page.wait_for_load_state("load")
             sizes = [(img.evaluate("i => i.complete"), img.evaluate("i => i.naturalWidth"))
                      for img in page.query_selector_all("img")]
+            tables = [t.inner_text() for t in page.query_selector_all("table")]
+            heads = [h.inner_text() for h in page.query_selector_all("h2")]
             title = page.title()
         finally:
             browser.close()
     assert asked == []
     assert len(sizes) == 3 and all(done and w > 300 for done, w in sizes), sizes
     assert "livepose analysis" in title
+    assert heads == ["Trajectories", "Person 1"]
+    assert len(tables) == 1 and "range of motion" in tables[0]
+    assert all(f"{j}_{s}_flexion" in tables[0] for j in ("knee", "hip", "shoulder", "elbow") for s in ("right", "left"))
+
+
+def _read_trc(path):
+    lines = path.read_text().split("\n")
+    header = dict(zip(lines[1].split("\t"), lines[2].split("\t")))
+    names = [c for c in lines[3].split("\t")[2:] if c]
+    rows = [ln.split("\t") for ln in lines[5:] if ln]
+    return header, names, rows
+
+
+def test_meters_reps_and_opensim_on_the_clip(analyzed, tmp_path):
+    """--person-height, --reps and the OpenSim files on the clip's real keypoints."""
+    jsonl, _, _ = analyzed
+    out = tmp_path / "m"
+    r = _livepose("analyze", jsonl, "--out", out, "--person-height", "1.75", "--reps", "knee_right",
+                  "--angles", "knee_right,knee_left,trunk", "--no-report")
+    assert r.returncode == 0, r.stderr
+    assert "person 1: " in r.stderr and "on knee_right" in r.stderr
+    p = json.loads((out / "summary.json").read_text())["people"][0]
+    # a walker at some 200-300 px tall in a 432-px frame: a plausible scale and a walking speed
+    assert 100 < p["height_px"] < 432 and p["height_frames"] >= 5
+    assert p["m_per_px"] == pytest.approx(1.75 / p["height_px"])
+    assert 0 < p["distance_m"] < 20 and 0 < p["peak_speed_m_s"] < 5
+    assert isinstance(p["knee_right_reps"], int)
+    header, names, rows = _read_trc(out / "person_1.trc")
+    assert header["Units"] == "m" and int(header["NumFrames"]) == len(rows) == 50 and len(names) == 18
+    ys = [float(row[2 + 3 * 1 + 1]) for row in rows if row[2 + 3 * 1 + 1]]           # neck Y, meters up
+    assert ys and all(0 < y < 432 * p["m_per_px"] for y in ys)
+    mot = (out / "person_1.mot").read_text().splitlines()
+    assert mot[mot.index("endheader") + 1].startswith("time\tknee_right_flexion\t")
+    assert len(mot) - mot.index("endheader") - 2 == 50
+    rows = list(csv.DictReader((out / "people.csv").open()))
+    assert len(rows) == 50 and rows[0]["id"] == "1" and "neck_x_m" in rows[0]

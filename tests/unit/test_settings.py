@@ -9,7 +9,7 @@ import pickle
 import pytest
 
 from livepose import settings as S
-from livepose.cli import _endpoint, build_parser, run_config
+from livepose.cli import OFFLINE_SMOOTHERS, _endpoint, build_parser, run_config
 from livepose.errors import InputError
 
 
@@ -97,7 +97,7 @@ def test_choice_lists_are_the_command_lines():
     run = parser._subparsers._group_actions[0].choices["run"]
     choices = {a.dest: tuple(a.choices) for a in run._actions if a.choices}
     assert choices["backend"] == S.BACKENDS and choices["precision"] == S.PRECISIONS
-    assert choices["smoother"] == S.SMOOTHERS and choices["osc_mode"] == S.OSC_MODES
+    assert choices["smoother"] == S.SMOOTHERS + OFFLINE_SMOOTHERS and choices["osc_mode"] == S.OSC_MODES
     assert choices["rules"] == S.RULE_NAMES and set(S.RULE_NAMES) == set(S.RULES)
 
 

@@ -275,13 +275,20 @@ class VideoSink(FileSink):
     and renamed over ``path`` by :meth:`close`, also after a failed write (it plays up to its last
     complete fragment); :meth:`discard` removes it.  Write errors raise an OutputError naming
     ``path``; ``frames_written`` is what the file surely holds (frames in complete fragments).
+
+    ``angles``: joints (``livepose.settings.ANGLE_JOINTS``) whose flexion angles are written beside
+    them (:func:`livepose.render_angles.draw_angles`), drawn here, in the sink's thread, on a copy
+    of the shared picture; None (default): nothing more is done per frame.
     """
 
     name = "video"
     needs_picture = True
 
-    def __init__(self, path: str | os.PathLike, *, warn: Callable[[str], None] | None = None):
+    def __init__(self, path: str | os.PathLike, *, warn: Callable[[str], None] | None = None,
+                 angles: tuple[str, ...] | None = None):
         super().__init__(path)
+        self.angles = tuple(angles) if angles else None
+        self._angles_canvas: np.ndarray | None = None
         suffix = self.path.suffix.lower()
         if suffix not in VIDEO_FORMATS:
             known = ", ".join(VIDEO_FORMATS)
@@ -322,12 +329,25 @@ class VideoSink(FileSink):
 
     def _write(self, result: FrameResult, record: FrameRecord, info: StreamInfo) -> None:
         image = self._picture(result, info)
+        if self.angles:
+            image = self._with_angles(image, result)
         if (image.shape[1], image.shape[0]) != self.size:
             image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
         try:
             self._writer.write(image)
         finally:
             self.frames_written = self._writer.frames_on_disk
+
+    def _with_angles(self, image: np.ndarray, result: FrameResult) -> np.ndarray:
+        from livepose.render_angles import draw_angles
+
+        if image is not self._canvas:  # the picture every output shares: draw on a copy of our own
+            canvas = self._angles_canvas
+            if canvas is None or canvas.shape != image.shape or canvas.dtype != image.dtype:
+                canvas = self._angles_canvas = np.empty_like(image)
+            np.copyto(canvas, image)
+            image = canvas
+        return draw_angles(image, result.people, self.angles)
 
     def close(self) -> None:
         """Finish the video and rename it into place (also after a failed write: it plays up to
