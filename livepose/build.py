@@ -229,7 +229,7 @@ class Run:
 
 
 def build(config: RunConfig, *, outputs: bool = True, on_event: Say | None = None, warn: Say | None = None,
-          announce: Say | None = None) -> Run:
+          announce: Say | None = None, estimator=None) -> Run:
     """Source, network, stages and (when ``outputs``) the outputs of ``config``.
 
     ``on_event``: one line per live-source event (reconnects); ``warn``: one line per warning
@@ -238,6 +238,8 @@ def build(config: RunConfig, *, outputs: bool = True, on_event: Say | None = Non
     viewer's address).  Input size ``"auto"`` (:mod:`livepose.autosize`): the size is picked from
     sampled frames before the stream is made (``announce`` gets the line saying why; a live
     source keeps the card's size, with a warning) and kept in :attr:`Run.size_choice`.
+    ``estimator``: one already built from ``config``'s model, decoding, accuracy mode and
+    suppression (a batch worker keeps its network for all its videos); None builds it.
     """
     from livepose.pipeline import PoseStream
 
@@ -247,9 +249,10 @@ def build(config: RunConfig, *, outputs: bool = True, on_event: Say | None = Non
     try:
         made = build_outputs(config.outputs, source.name, warn=warn, announce=announce) if outputs else []
         auto = config.model.size == AUTO_SIZE
-        estimator = build_estimator(config.model.with_(size=None) if auto else config.model, config.decode,
-                                    warm_up=False,  # the stream warms up
-                                    augment=config.augment, suppress=config.suppress)
+        if estimator is None:
+            estimator = build_estimator(config.model.with_(size=None) if auto else config.model, config.decode,
+                                        warm_up=False,  # the stream warms up
+                                        augment=config.augment, suppress=config.suppress)
         batch = config.capture.batch
         augmented = config.augment.active
         say = warn if warn is not None and not config.quiet else None

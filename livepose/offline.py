@@ -264,7 +264,7 @@ def _next_frame(frames, index: int) -> Frame:
 
 
 def build_offline(config: RunConfig, smoothing: OfflineSmoothing | None = None, *, on_event=None, warn=None,
-                  announce=None) -> OfflineRun:
+                  announce=None, estimator=None) -> OfflineRun:
     """The offline run of ``config`` (module docstring): checks, then pass 1's pipeline composed by
     :func:`livepose.build.build` (its tracker: ``config.track``, Kalman), and the outputs of
     :func:`livepose.build.build_outputs`.  A live source is refused here (InputError, exit 2)."""
@@ -275,7 +275,7 @@ def build_offline(config: RunConfig, smoothing: OfflineSmoothing | None = None, 
     if config.track.smoother != "kalman":
         config = config.with_(track=config.track.with_(smoother="kalman"))  # the live tracker, for the ids
     check_output_paths(config, warn=warn)
-    run = build(config, outputs=False, on_event=on_event, warn=warn, announce=announce)
+    run = build(config, outputs=False, on_event=on_event, warn=warn, announce=announce, estimator=estimator)
     try:
         if run.source.is_live:
             name = getattr(run.source, "label", None) or config.capture.source

@@ -58,11 +58,8 @@ def require_ray():
 
 def _video_task(job: Job) -> dict:
     """A Ray task: the video through run_job in this worker (which keeps its network for its next videos)."""
-    from livepose.batch.job import install_estimator_cache
-
     os.environ.setdefault("OPENCV_LOG_LEVEL", "FATAL")
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-    install_estimator_cache()
     result = run_job(job)
     if ray_gpus := _ray_gpu_ids():
         result["gpu"] = ray_gpus

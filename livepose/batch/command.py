@@ -59,6 +59,9 @@ def add_parser(sub, add_model_options, add_tracking_options) -> argparse.Argumen
     g.add_argument("--coco", action="store_true", help="<stem>.coco.json, as livepose run --coco")
     g.add_argument("--openpose-json", action="store_true",
                    help="openpose/<stem>_<frame>_keypoints.json, as livepose run --openpose-json")
+    g.add_argument("--angles", nargs="?", const="", metavar="JOINTS",
+                   help="write the joint flexion angles on the --video, as livepose run --angles (all four joints, "
+                        "or the comma-separated JOINTS, e.g. knee,elbow)")
     g.add_argument("--analyze", action="store_true",
                    help="then angles, speeds and a report per tracked person in analysis/ (livepose analyze on "
                         "the JSONL, which is written for it even without --jsonl)")
@@ -110,11 +113,6 @@ def _check_numbers(args) -> None:
         raise InputError(f"--cpus-per-video must be above 0, got {args.cpus_per_video:g}")
     if not (math.isfinite(args.gpus_per_video) and args.gpus_per_video >= 0):
         raise InputError(f"--gpus-per-video must be 0 or more, got {args.gpus_per_video:g}")
-    from livepose import settings as S
-
-    if args.smoother not in S.SMOOTHERS:  # e.g. run's two-pass offline smoothing: not offered per video here yet
-        raise InputError(f"--smoother {args.smoother}: livepose batch runs the live smoothers only "
-                         f"({', '.join(S.SMOOTHERS)}); run livepose run --smoother {args.smoother} per video")
     if args.ray is not None and args.gpus is not None:
         raise InputError("--gpus is for local workers; with --ray give --gpus-per-video")
     if args.ray is None and (args.cpus_per_video is not None or args.gpus_per_video):
@@ -207,12 +205,13 @@ def base_config(args, threads: int):
     from livepose import settings as S
 
     model = cli.model_settings(args).with_(threads=threads)
+    live = "kalman" if args.smoother in cli.OFFLINE_SMOOTHERS else args.smoother  # offline: Kalman gives the ids
     return S.RunConfig(
-        model=model, decode=cli.decode_settings(args), track=S.TrackerConfig(smoother=args.smoother),
+        model=model, decode=cli.decode_settings(args), track=S.TrackerConfig(smoother=live),
         tracking=not args.no_track,
         capture=S.CaptureSettings(source=None, max_frames=args.max_frames, batch=args.batch),
-        outputs=S.OutputSettings(display=False), quiet=True, augment=cli.augment_settings(args),
-        suppress=cli.suppress_settings(args))
+        outputs=S.OutputSettings(display=False, angles=cli._angles(args.angles)), quiet=True,
+        augment=cli.augment_settings(args), suppress=cli.suppress_settings(args))
 
 
 def _label(job) -> str:
@@ -284,6 +283,7 @@ class BatchProgress:
 
 
 def cmd_batch(args) -> int:
+    from livepose import cli
     from livepose.batch.inputs import expand_inputs, output_stems
 
     def say(line: str) -> None:
@@ -312,9 +312,14 @@ def cmd_batch(args) -> int:
     from livepose.batch.job import make_job, options_hash, read_done
 
     batch_id = uuid.uuid4().hex
-    digest = options_hash(config, kinds, args.analyze)
-    jobs = [make_job(config, v, s, args.out, kinds, analyze=args.analyze, batch_id=batch_id, options_hash=digest)
-            for v, s in zip(videos, stems)]
+    offline = cli._offline_smoothing(args)
+    digest = options_hash(config, kinds, args.analyze, offline)
+    jobs = [make_job(config, v, s, args.out, kinds, analyze=args.analyze, batch_id=batch_id, options_hash=digest,
+                     offline=offline) for v, s in zip(videos, stems)]
+    if offline is not None:
+        from livepose.offline import check_offline
+
+        check_offline(jobs[0].config)  # e.g. --no-track: one line now, not per video
     done = {job.video: None if args.force else read_done(job) for job in jobs}
     ray = None
     if args.ray is not None and any(d is None for d in done.values()):  # joined (or started) before anything is written: a cluster not answering leaves no trace

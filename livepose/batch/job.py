@@ -68,6 +68,7 @@ class Job:
     batch_id: str
     analyze: bool = False
     outputs: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (kind, path) of each output asked for
+    offline: object = None  # --smoother offline: the livepose.track.offline.OfflineSmoothing; None: live smoothing
 
     @property
     def name(self) -> str:
@@ -75,18 +76,19 @@ class Job:
 
 
 def make_job(base: RunConfig, video: Path, stem: str, out: Path, kinds: tuple[str, ...], *, analyze: bool,
-             batch_id: str, options_hash: str) -> Job:
+             batch_id: str, options_hash: str, offline=None) -> Job:
     """The job of ``video``: ``base`` with this video as the source and its outputs in ``out/<stem>/``."""
     folder = Path(os.path.abspath(out)) / stem  # absolute: a Ray task on another node runs in another folder
     paths = {kind: str(folder / OUTPUT_NAMES[kind][1].format(stem=stem)) for kind in kinds}
-    outputs = OutputSettings(display=False, **{OUTPUT_NAMES[k][0]: p for k, p in paths.items()})
+    outputs = OutputSettings(display=False, angles=base.outputs.angles,
+                             **{OUTPUT_NAMES[k][0]: p for k, p in paths.items()})
     config = base.with_(capture=base.capture.with_(source=str(video)), outputs=outputs)
     listed = tuple(paths.items()) + (((ANALYSIS_FOLDER, str(folder / ANALYSIS_FOLDER)),) if analyze else ())
     return Job(video=str(video), stem=stem, folder=str(folder), config=config, options_hash=options_hash,
-               batch_id=batch_id, analyze=analyze, outputs=listed)
+               batch_id=batch_id, analyze=analyze, outputs=listed, offline=offline)
 
 
-def options_hash(base: RunConfig, kinds: tuple[str, ...], analyze: bool) -> str:
+def options_hash(base: RunConfig, kinds: tuple[str, ...], analyze: bool, offline=None) -> str:
     """A hash of everything that decides a video's outputs, but the video, the paths and the
     thread count: the run configuration (model, engine, decoding, tracking, accuracy mode,
     suppression, frame limits), which outputs, and ``--analyze``.  A changed hash makes a finished video be redone."""
@@ -95,7 +97,10 @@ def options_hash(base: RunConfig, kinds: tuple[str, ...], analyze: bool) -> str:
     settings["model"].pop("threads", None)  # how many threads, not what they compute
     settings.pop("outputs", None)
     settings.pop("quiet", None)
-    document = {"settings": settings, "outputs": sorted(kinds), "analyze": bool(analyze)}
+    document = {"settings": settings, "outputs": sorted(kinds), "analyze": bool(analyze),
+                "angles": base.outputs.angles}
+    if offline is not None:  # absent otherwise: the hashes of live-smoothed batches stay as they were
+        document["offline"] = repr(offline)
     text = json.dumps(document, sort_keys=True, default=repr, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
@@ -241,31 +246,22 @@ _gpu_worker = False  # this process is a local worker given its GPUs (--gpus): t
 _ESTIMATORS: dict = {}
 
 
-def install_estimator_cache() -> None:
-    """In a worker process: :func:`livepose.build.build_estimator` keeps the last estimator it built
-    and gives it again for the same settings (model, decoding, accuracy mode, suppression), so a
-    worker loads the network once for all its videos.  Each run still makes its own stages,
-    tracker and outputs around it (:meth:`PoseEstimator.stages`); the results are those of a new
-    estimator.  Only in worker processes: the command's own process is left as it is."""
-    import livepose.build as build_module
+def worker_estimator(config: RunConfig):
+    """The estimator of ``config`` (model, decoding, accuracy mode, suppression) for this worker
+    process: built on its first video and given again for the next ones with the same settings, so
+    a worker loads the network once.  Each run still makes its own stages, tracker and outputs
+    around it; the results are those of a new estimator (the batch tests check byte identity)."""
+    from livepose.build import build_estimator
+    from livepose.settings import AUTO_SIZE
 
-    if getattr(build_module.build_estimator, "livepose_batch_cache", False):
-        return
-    original = build_module.build_estimator
-
-    def build_estimator(model, decode=None, *, warm_up=True, augment=None, suppress=None):
-        key = repr((model, decode, augment, suppress))
-        est = _ESTIMATORS.get(key)
-        if est is None:
-            est = original(model, decode, warm_up=warm_up, augment=augment, suppress=suppress)
-            _ESTIMATORS.clear()  # one network per worker: a batch has one configuration
-            _ESTIMATORS[key] = est
-        elif warm_up:
-            est.warm_up()
-        return est
-
-    build_estimator.livepose_batch_cache = True
-    build_module.build_estimator = build_estimator
+    model = config.model.with_(size=None) if config.model.size == AUTO_SIZE else config.model
+    key = repr((model, config.decode, config.augment, config.suppress))
+    est = _ESTIMATORS.get(key)
+    if est is None:
+        est = build_estimator(model, config.decode, warm_up=False, augment=config.augment, suppress=config.suppress)
+        _ESTIMATORS.clear()  # one network per worker: a batch has one configuration
+        _ESTIMATORS[key] = est
+    return est
 
 
 def _result(job: Job, status: str, attempt: int, started: float, **figures) -> dict:
@@ -323,7 +319,14 @@ def _run(job: Job, attempt: int, started: float) -> dict:
     from livepose.sinks.files.atomic import write_json_atomic
 
     said: list[str] = []
-    run = build(job.config, on_event=said.append, warn=said.append, announce=None)
+    estimator = worker_estimator(job.config)
+    if job.offline is not None:  # --smoother offline: livepose run's two passes
+        from livepose.offline import build_offline
+
+        run = build_offline(job.config, job.offline, on_event=said.append, warn=said.append, announce=None,
+                            estimator=estimator)
+    else:
+        run = build(job.config, on_event=said.append, warn=said.append, announce=None, estimator=estimator)
     tally = _Tally(_kill_after(job, attempt))
     run.outputs.append(tally)
     summary = run.execute()
@@ -352,8 +355,8 @@ def _run(job: Job, attempt: int, started: float) -> dict:
 
 
 def worker_init(gpu_slots=None) -> None:
-    """A local worker process starts: its environment (one GPU when asked), quiet OpenCV/FFmpeg,
-    the estimator cache; Ctrl-C is left to the command (the worker finishes nothing new)."""
+    """A local worker process starts: its environment (one GPU when asked), quiet OpenCV/FFmpeg;
+    Ctrl-C is left to the command (the worker finishes nothing new)."""
     os.environ.setdefault("OPENCV_LOG_LEVEL", "FATAL")
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     if gpu_slots is not None:
@@ -361,8 +364,7 @@ def worker_init(gpu_slots=None) -> None:
         os.environ["CUDA_VISIBLE_DEVICES"] = gpu_slots.get()
         _gpu_worker = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    install_estimator_cache()
 
 
 __all__ = ["ANALYSIS_FOLDER", "ATTEMPTS_FILE", "DONE_MARKER", "Job", "OUTPUT_NAMES", "attempts_made", "clean_temps",
-           "install_estimator_cache", "make_job", "options_hash", "read_done", "run_job", "worker_init"]
+           "worker_estimator", "make_job", "options_hash", "read_done", "run_job", "worker_init"]

@@ -224,17 +224,26 @@ def test_bad_numbers_are_one_line_and_write_nothing(tmp_path, capsys, args, code
     assert not (tmp_path / "out").exists()
 
 
-def test_smoothers_batch_does_not_run_are_one_line(tmp_path, capsys):
-    from livepose import settings as S
-    from livepose.cli import build_parser
-
-    offered = next(a for a in build_parser()._subparsers._group_actions[0].choices["batch"]._actions
-                   if "--smoother" in a.option_strings).choices
-    for name in [c for c in offered if c not in S.SMOOTHERS]:  # run's own (two-pass) smoothers, when there are
-        code, _, err = run_cli(capsys, "batch", CLIP, "--out", tmp_path / "out", "--smoother", name)
-        assert code == 2 and "livepose batch runs the live smoothers only" in error_line(err)
-    assert set(S.SMOOTHERS) <= set(offered)
-    assert not (tmp_path / "out").exists()
+def test_offline_smoothing_and_angles_as_livepose_run_gives_them(tmp_path, capsys, clips):
+    """--smoother offline (run's two passes) and --angles reach every video: the same files as
+    livepose run with those options; a batch with other options is redone, not skipped."""
+    extra = ("--smoother", "offline")
+    ran = run_outputs(clips[0], tmp_path / "ran", extra)
+    out = tmp_path / "results"
+    code, _, err = run_cli(capsys, "batch", clips[0], "--out", out, "--jsonl", "--coco", "--csv", "--workers", "1",
+                           *COMMON, *extra)
+    assert code == 0, err
+    assert_same_outputs(ran, out / clips[0].stem, clips[0].stem)
+    live = run_outputs(clips[0], tmp_path / "live")
+    assert (live / "x.jsonl").read_bytes() != (ran / "x.jsonl").read_bytes()  # offline keypoints differ from live
+    code, _, err = run_cli(capsys, "batch", clips[0], "--out", out, "--jsonl", "--coco", "--csv", "--workers", "1",
+                           *COMMON, "--video", "--angles", "knee", *extra)
+    assert code == 0 and "1 done, 0 already done" in err, err
+    assert (out / clips[0].stem / f"{clips[0].stem}.mp4").stat().st_size > 0
+    # what offline smoothing refuses is one line before any video runs
+    code, _, err = run_cli(capsys, "batch", clips[0], "--out", tmp_path / "no", "--no-track", *extra)
+    assert code == 2 and "needs tracking" in error_line(err)
+    assert not (tmp_path / "no").exists()
 
 
 def test_bad_inputs_are_one_line_and_write_nothing(tmp_path, capsys):
