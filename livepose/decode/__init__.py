@@ -5,6 +5,14 @@ The chain (each stage a Numba kernel in :mod:`.kernels`, with a numpy twin in
 -> PAF line integrals and greedy one-to-one limb assignment -> person assembly -> person
 filter -> mapping back to image pixels (:meth:`livepose.types.Letterbox.net_to_image`).
 
+Crowds.  A limb has (peaks of one part) x (peaks of the other) candidate pairs, almost all
+of them parts of two different people.  For limbs with many pairs the kernel first maps
+where the limb's field is too weak for any sample to pass the sample threshold, and drops
+a pair without its line integral when more of its samples fall there than the pass ratio
+allows (kernels.live_blocks, kernels.probe_plan): such a pair would be rejected anyway, so
+the people are the same as with every pair integrated (the reference, and
+``Decoder(prune="never")``), only found with less work.
+
 A :class:`Decoder` owns its scratch buffers (reused from frame to frame); there is no
 module-level mutable state, so each thread simply uses its own Decoder.
 """
@@ -64,6 +72,27 @@ def person_capacity(num_parts: int, max_peaks: int) -> int:
     return num_parts * max_peaks // 2 + 1
 
 
+def live_min_pairs(grid_h: int, grid_w: int) -> int:
+    """Pairs from which a limb's weak-field map (kernels.live_blocks) pays for itself: its
+    share of the pass over the maps costs about as much as scoring H * W / 64 pairs one by
+    one (measured on crowds, benchmarks/bench_decode.py).  Only speed depends on it."""
+    return max(64, grid_h * grid_w // 64)
+
+
+#: sample counts n go up to 100 (DecodeConfig.samples and max_samples)
+_MAX_SAMPLES = 100
+
+
+def probe_plan(min_pass_ratio: float, extra: int = 8):
+    """(fail_limit, probe_t, probe_count) for kernels.connect_limbs (see kernels.probe_plan)."""
+    size = _MAX_SAMPLES + 1
+    fail_limit = np.zeros(size, np.int32)
+    probe_t = np.zeros((size, size), np.float64)
+    probe_count = np.zeros(size, np.int32)
+    kernels.probe_plan(float(min_pass_ratio), extra, fail_limit, probe_t, probe_count)
+    return fail_limit, probe_t, probe_count
+
+
 class _Workspace:
     """Scratch arrays for one grid size and one configuration."""
 
@@ -87,6 +116,11 @@ class _Workspace:
         self.cand_b = np.empty(m * m, np.int32)
         self.used_a = np.empty(m, np.bool_)
         self.used_b = np.empty(m, np.bool_)
+        # where each limb's field is too weak for a sample to pass (built for limbs with many pairs)
+        self.live = np.empty((num_limbs, h * f, w * f), np.uint8)
+        self.live_wanted = np.zeros(num_limbs, np.bool_)
+        self.live_min_pairs = live_min_pairs(h * f, w * f)
+        self.fail_limit, self.probe_t, self.probe_count = probe_plan(config.min_pass_ratio)
         self.conn = np.zeros((num_limbs, m, 2), np.int32)
         self.conn_score = np.zeros((num_limbs, m), np.float32)
         self.conn_count = np.zeros(num_limbs, np.int32)
@@ -114,9 +148,16 @@ def person_scores(total: np.ndarray, count: np.ndarray, num_parts: int) -> np.nd
 class Decoder:
     """Turns one frame's :class:`NetOutput` into :class:`Poses`.  One instance per thread."""
 
-    def __init__(self, skeleton: Skeleton, config: DecodeConfig | None = None):
+    #: ``prune``: "auto" (limbs with many pairs: see live_min_pairs), "always" or "never" (every pair
+    #: through the line integral, the former kernel).  Only speed depends on it, never the people.
+    PRUNE = ("auto", "always", "never")
+
+    def __init__(self, skeleton: Skeleton, config: DecodeConfig | None = None, *, prune: str = "auto"):
+        if prune not in self.PRUNE:
+            raise ValueError(f"prune must be one of {', '.join(self.PRUNE)}; got {prune!r}")
         self.skeleton = skeleton
         self.config = config if config is not None else DecodeConfig()
+        self.prune = prune
         self._ws: _Workspace | None = None
 
     def _workspace(self, out: NetOutput) -> _Workspace:
@@ -148,11 +189,19 @@ class Decoder:
         cfg, sk = self.config, self.skeleton
         ws, heat, pafs, cell_px = self.peaks(out)
         net_h = float(out.letterbox.net_size[1])
-        kernels.connect_limbs(pafs, sk.limbs, sk.paf_channels, ws.peak_xy, ws.peak_count, cell_px, net_h,
-                              cfg.samples, cfg.min_samples, cfg.max_samples, cfg.sample_threshold,
-                              cfg.min_pass_ratio, cfg.score_all_samples, cfg.length_prior,
-                              ws.cand_score, ws.cand_a, ws.cand_b, ws.used_a, ws.used_b,
-                              ws.conn, ws.conn_score, ws.conn_count)
+        if self.prune == "never":
+            kernels.connect_limbs_exhaustive(
+                pafs, sk.limbs, sk.paf_channels, ws.peak_xy, ws.peak_count, cell_px, net_h, cfg.samples,
+                cfg.min_samples, cfg.max_samples, cfg.sample_threshold, cfg.min_pass_ratio, cfg.score_all_samples,
+                cfg.length_prior, ws.cand_score, ws.cand_a, ws.cand_b, ws.used_a, ws.used_b,
+                ws.conn, ws.conn_score, ws.conn_count)
+        else:
+            kernels.connect_limbs(
+                pafs, sk.limbs, sk.paf_channels, ws.peak_xy, ws.peak_count, cell_px, net_h, cfg.samples,
+                cfg.min_samples, cfg.max_samples, cfg.sample_threshold, cfg.min_pass_ratio, cfg.score_all_samples,
+                cfg.length_prior, ws.cand_score, ws.cand_a, ws.cand_b, ws.used_a, ws.used_b,
+                ws.conn, ws.conn_score, ws.conn_count, ws.live, ws.live_wanted,
+                0 if self.prune == "always" else ws.live_min_pairs, ws.fail_limit, ws.probe_t, ws.probe_count)
         used = kernels.assemble(sk.limbs, sk.redundant, ws.conn, ws.conn_score, ws.conn_count, ws.peak_score,
                                 ws.owner, ws.person_parts, ws.person_total, ws.person_count, ws.person_alive)
         kept = kernels.gather_people(used, ws.person_parts, ws.person_total, ws.person_count, ws.person_alive,

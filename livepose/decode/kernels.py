@@ -6,6 +6,9 @@ glossary of livepose.types; grid coordinates are (x, y) in cells of the (possibl
 upsampled) output grid, cell centres at integers.
 
 The plain-numpy twin of each stage is in livepose.decode.reference; tests compare them.
+connect_limbs' pruning of pairs (live_blocks, probe_plan, _survivors) has no twin: it only
+drops pairs that score_pair would reject, so its result is the reference's
+(connect_limbs_exhaustive is the kernel without it).
 """
 
 from __future__ import annotations
@@ -159,6 +162,27 @@ def _bilinear(field, x, y, ch):
 
 
 @njit(**_JIT)
+def _bilinear2(field, x, y, cx, cy):
+    # _bilinear on two channels at one point: the corner arithmetic once, each value as _bilinear's
+    h, w = field.shape[0], field.shape[1]
+    x = min(max(x, 0.0), w - 1.0)
+    y = min(max(y, 0.0), h - 1.0)
+    x0 = min(int(x), w - 2) if w > 1 else 0
+    y0 = min(int(y), h - 2) if h > 1 else 0
+    x1 = min(x0 + 1, w - 1)
+    y1 = min(y0 + 1, h - 1)
+    ax = x - x0
+    ay = y - y0
+    top = field[y0, x0, cx] * (1.0 - ax) + field[y0, x1, cx] * ax
+    bot = field[y1, x0, cx] * (1.0 - ax) + field[y1, x1, cx] * ax
+    vx = top * (1.0 - ay) + bot * ay
+    top = field[y0, x0, cy] * (1.0 - ax) + field[y0, x1, cy] * ax
+    bot = field[y1, x0, cy] * (1.0 - ax) + field[y1, x1, cy] * ax
+    vy = top * (1.0 - ay) + bot * ay
+    return vx, vy
+
+
+@njit(**_JIT)
 def score_pair(pafs, cx, cy, xa, ya, xb, yb, cell_px, net_h_px, samples, min_samples, max_samples,
                sample_threshold, min_pass_ratio, score_all, length_prior):
     """Line integral of the PAF (channels cx, cy of pafs (H, W, 2L)) from a to b (grid coords).
@@ -185,7 +209,8 @@ def score_pair(pafs, cx, cy, xa, ya, xb, yb, cell_px, net_h_px, samples, min_sam
         t = s / (n - 1.0)
         px = xa + t * dx
         py = ya + t * dy
-        v = ux * _bilinear(pafs, px, py, cx) + uy * _bilinear(pafs, px, py, cy)
+        vx, vy = _bilinear2(pafs, px, py, cx, cy)
+        v = ux * vx + uy * vy
         total += v
         if v > sample_threshold:
             passed += 1
@@ -204,15 +229,261 @@ def score_pair(pafs, cx, cy, xa, ya, xb, yb, cell_px, net_h_px, samples, min_sam
     return score
 
 
+# ---- pre-rejection: samples that fail whatever the limb's direction, found without reading the field
+@njit(**_JIT)
+def probe_plan(min_pass_ratio, extra, fail_limit, probe_t, probe_count):
+    """Which of score_pair's samples :func:`connect_limbs` looks at first, for each sample count n.
+
+    fail_limit[n]: the most failures a pair of n samples may have and still pass
+    (score_pair rejects once n - failed <= min_pass_ratio * n).  probe_t[n, :probe_count[n]]:
+    the parameters t = s / (n - 1.0) of the samples probed, computed as score_pair computes
+    them (the same bits): the middle one, the quarter points, the eighths... (between two
+    people they lie in empty space), never one sample twice; fail_limit[n] + 1 + extra of
+    them (at most n).  Shapes: (S,), (S, S), (S,) with S > the largest n.
+    """
+    size = fail_limit.shape[0]
+    seen = np.zeros(size, np.bool_)
+    for n in range(size):
+        probe_count[n] = 0
+        fail_limit[n] = 0
+        if n < 2:
+            continue
+        f = 0
+        while f + 1 <= n and not n - (f + 1) <= min_pass_ratio * n:
+            f += 1
+        fail_limit[n] = f
+        want = min(n, f + 1 + extra)
+        seen[:n] = False
+        c = 0
+        level = 2
+        while c < want and level <= 2 * n:
+            for m in range(1, level, 2):
+                s = (m * (n - 1)) // level
+                if c < want and not seen[s] and 0 < s < n - 1:
+                    seen[s] = True
+                    probe_t[n, c] = s / (n - 1.0)
+                    c += 1
+            level *= 2
+        for s in range(n):  # the ends last (they lie on the peaks, rarely in empty space)
+            if c < want and not seen[s]:
+                seen[s] = True
+                probe_t[n, c] = s / (n - 1.0)
+                c += 1
+        probe_count[n] = c
+
+
+@njit(**_JIT)
+def live_blocks(pafs, paf_channels, sample_threshold, wanted, live):
+    """For each limb k with wanted[k]: live[k, y, x] = 0 when the four cells that a bilinear
+    sample from cell (y, x) reads ((y, x) to (y + 1, x + 1), clamped as _bilinear clamps)
+    all have |field| below sample_threshold * (1 - 1e-5) or NaN; 1 otherwise.
+
+    Such a sample fails whatever the limb's direction: its value is the projection on a
+    unit vector (of length at most 1 + 1e-7 after rounding) of a convex combination of the
+    four vectors, so at most their largest length, below the threshold (or NaN, which fails
+    too).  Needs a threshold > 0.  One pass over the maps for all limbs, then one over the
+    2 x 2 blocks.  live: (L, H, W) uint8 scratch.
+    """
+    h, w = pafs.shape[0], pafs.shape[1]
+    lim = sample_threshold * (1.0 - 1e-5)
+    lim2 = lim * lim
+    num_limbs = paf_channels.shape[0]
+    every = True
+    for k in range(num_limbs):
+        every = every and wanted[k]
+    for y in range(h):
+        for x in range(w):
+            cell = pafs[y, x]
+            for k in range(num_limbs):
+                if every or wanted[k]:
+                    fx = np.float64(cell[paf_channels[k, 0]])
+                    fy = np.float64(cell[paf_channels[k, 1]])
+                    live[k, y, x] = fx * fx + fy * fy > lim2
+    for k in range(num_limbs):
+        if not wanted[k]:
+            continue
+        plane = live[k]
+        # in place, rows ascending: row y reads itself (x + 1 not yet rewritten) and row y + 1 (not yet)
+        for y in range(h - 1):
+            row = plane[y]
+            below = plane[y + 1]
+            for x in range(w - 1):
+                row[x] = row[x] | row[x + 1] | below[x] | below[x + 1]
+            row[w - 1] = row[w - 1] | below[w - 1]
+        row = plane[h - 1]
+        for x in range(w - 1):
+            row[x] = row[x] | row[x + 1]
+
+
+@njit(**_JIT)
+def _greedy(k, na, nb, n, cand_score, cand_a, cand_b, used_a, used_b, conn, conn_score, conn_count):
+    # best score first, each peak at most once; on equal scores the pair listed first (a-major) wins
+    used_a[:na] = False
+    used_b[:nb] = False
+    c = 0
+    if n > 0:
+        order = np.argsort(cand_score[:n], kind="mergesort")
+        limit = min(na, nb)
+        for r in range(n):
+            q = order[r]
+            i = cand_a[q]
+            j = cand_b[q]
+            if used_a[i] or used_b[j]:
+                continue
+            used_a[i] = True
+            used_b[j] = True
+            conn[k, c, 0] = i
+            conn[k, c, 1] = j
+            conn_score[k, c] = -cand_score[q]
+            c += 1
+            if c >= limit:
+                break
+    conn_count[k] = c
+
+
+@njit(**_JIT)
+def longest_below_max(cell_px, max_samples):
+    """A length (cells) above which score_pair's adaptive rule gives max_samples samples:
+    sqrt(5 * norm * cell_px) is then above max_samples - 0.5 (by a margin of 1e-6, far above
+    the rounding of these float64 products), so it rounds to max_samples or more."""
+    return (max_samples - 0.5 + 1e-6) ** 2 / (5.0 * cell_px)
+
+
+@njit(**_JIT)
+def _dead_probes(plane, probe_t, ns, first, probes, xa, ya, dx, dy, wmax, hmax, w2, h2):
+    dead = 0
+    for r in range(first, probes):
+        t = probe_t[ns, r]
+        x0 = min(int(min(max(xa + t * dx, 0.0), wmax)), w2)
+        y0 = min(int(min(max(ya + t * dy, 0.0), hmax)), h2)
+        dead += 1 - plane[y0, x0]
+    return dead
+
+
+@njit(**_JIT)
+def _survivors(k, pa, pb, na, nb, peak_xy, h, w, cell_px, samples, min_samples, max_samples, live,
+               fail_limit, probe_t, probe_count, out_a, out_b):
+    """The pairs (i, j) of limb k that score_pair might accept, a-major, into out_a / out_b;
+    returns how many.  A pair is left out when more of its probed samples (probe_plan) lie
+    where live[k] (live_blocks) says no sample can pass than it may fail: score_pair would
+    reject it.  Sample count and positions computed as score_pair computes them."""
+    plane = live[k]
+    wmax = w - 1.0
+    hmax = h - 1.0
+    # _bilinear's first corner: min(int(x), w - 2), or 0 on a grid one cell wide
+    w2 = max(w - 2, 0)
+    h2 = max(h - 2, 0)
+    top = longest_below_max(cell_px, max_samples)
+    m = 0
+    for i in range(na):
+        xa = peak_xy[pa, i, 0]
+        ya = peak_xy[pa, i, 1]
+        for j in range(nb):
+            dx = peak_xy[pb, j, 0] - xa
+            dy = peak_xy[pb, j, 1] - ya
+            norm = math.sqrt(dx * dx + dy * dy)
+            if samples > 0:
+                ns = samples
+            elif norm > top:
+                ns = max_samples  # most pairs of a crowd: no second square root
+            else:
+                ns = int(round(math.sqrt(5.0 * norm * cell_px)))
+                ns = min(max(ns, min_samples), max_samples)
+            probes = probe_count[ns]
+            limit = fail_limit[ns]
+            dead = 0
+            first = 0
+            if probes >= 4:
+                # four probes with no branch per sample (a constant trip count, unrolled)
+                first = 4
+                for r in range(4):
+                    t = probe_t[ns, r]
+                    x0 = min(int(min(max(xa + t * dx, 0.0), wmax)), w2)
+                    y0 = min(int(min(max(ya + t * dy, 0.0), hmax)), h2)
+                    dead += 1 - plane[y0, x0]
+            if dead <= limit:
+                if first < probes:  # (a loop here, even unused, would halve the speed of the above)
+                    dead += _dead_probes(plane, probe_t, ns, first, probes, xa, ya, dx, dy, wmax, hmax, w2, h2)
+                if dead <= limit:
+                    out_a[m] = i
+                    out_b[m] = j
+                    m += 1
+    return m
+
+
 @njit(**_JIT)
 def connect_limbs(pafs, limbs, paf_channels, peak_xy, peak_count, cell_px, net_h_px, samples,
                   min_samples, max_samples, sample_threshold, min_pass_ratio, score_all, length_prior,
-                  cand_score, cand_a, cand_b, used_a, used_b, conn, conn_score, conn_count):
+                  cand_score, cand_a, cand_b, used_a, used_b, conn, conn_score, conn_count, live, wanted,
+                  live_min_pairs, fail_limit, probe_t, probe_count):
     """Score every candidate pair of each limb and keep a greedy, one-to-one set by score.
 
     limbs, paf_channels: (L, 2) int.  Writes conn (L, M, 2) peak indices (a, b),
     conn_score (L, M), conn_count (L,).  cand_*: scratch of size >= M * M; used_*: (M,) bool.
+
+    The result of :func:`connect_limbs_exhaustive` (score_pair on every pair, as the numpy
+    reference), with less work in crowds.  Limbs with at least ``live_min_pairs`` pairs
+    (when the sample threshold is > 0) first get a map of where their field is too weak for
+    any sample to pass (:func:`live_blocks`, into live (L, H, W) uint8 and wanted (L,) bool
+    scratch; one pass over the maps).  A pair of such a limb is dropped without reading the
+    field when more of its probed samples lie there than it may fail (fail_limit, probe_t,
+    probe_count from :func:`probe_plan` for this min_pass_ratio; the positions computed as
+    score_pair computes them), which is most pairs of two different people; every other
+    pair goes to score_pair.  Negative ``live_min_pairs``: never.
     """
+    h, w = pafs.shape[0], pafs.shape[1]
+    num_limbs = limbs.shape[0]
+    any_live = False
+    for k in range(num_limbs):
+        pairs = peak_count[limbs[k, 0]] * peak_count[limbs[k, 1]]
+        wanted[k] = sample_threshold > 0.0 and 0 <= live_min_pairs <= pairs
+        any_live = any_live or wanted[k]
+    if any_live:
+        live_blocks(pafs, paf_channels, sample_threshold, wanted, live)
+    for k in range(num_limbs):
+        pa = limbs[k, 0]
+        pb = limbs[k, 1]
+        cx = paf_channels[k, 0]
+        cy = paf_channels[k, 1]
+        na = peak_count[pa]
+        nb = peak_count[pb]
+        n = 0
+        if wanted[k]:
+            # the pairs not surely rejected, a-major, then score_pair on them (compacting in place)
+            m = _survivors(k, pa, pb, na, nb, peak_xy, h, w, cell_px, samples, min_samples, max_samples,
+                           live, fail_limit, probe_t, probe_count, cand_a, cand_b)
+            for q in range(m):
+                i = cand_a[q]
+                j = cand_b[q]
+                s = score_pair(pafs, cx, cy, peak_xy[pa, i, 0], peak_xy[pa, i, 1], peak_xy[pb, j, 0],
+                               peak_xy[pb, j, 1], cell_px, net_h_px, samples, min_samples, max_samples,
+                               sample_threshold, min_pass_ratio, score_all, length_prior)
+                if s > 0.0:
+                    cand_score[n] = -s
+                    cand_a[n] = i
+                    cand_b[n] = j
+                    n += 1
+        else:
+            for i in range(na):
+                for j in range(nb):
+                    s = score_pair(pafs, cx, cy, peak_xy[pa, i, 0], peak_xy[pa, i, 1], peak_xy[pb, j, 0],
+                                   peak_xy[pb, j, 1], cell_px, net_h_px, samples, min_samples, max_samples,
+                                   sample_threshold, min_pass_ratio, score_all, length_prior)
+                    if s > 0.0:
+                        cand_score[n] = -s
+                        cand_a[n] = i
+                        cand_b[n] = j
+                        n += 1
+        _greedy(k, na, nb, n, cand_score, cand_a, cand_b, used_a, used_b, conn, conn_score, conn_count)
+
+
+@njit(**_JIT)
+def connect_limbs_exhaustive(pafs, limbs, paf_channels, peak_xy, peak_count, cell_px, net_h_px, samples,
+                             min_samples, max_samples, sample_threshold, min_pass_ratio, score_all,
+                             length_prior, cand_score, cand_a, cand_b, used_a, used_b, conn, conn_score,
+                             conn_count):
+    """:func:`connect_limbs` without the pre-rejection: score_pair on every pair (the former
+    kernel, kept as the baseline of benchmarks/bench_decode.py and the tests)."""
     num_limbs = limbs.shape[0]
     for k in range(num_limbs):
         pa = limbs[k, 0]
@@ -233,27 +504,7 @@ def connect_limbs(pafs, limbs, paf_channels, peak_xy, peak_count, cell_px, net_h
                     cand_a[n] = i
                     cand_b[n] = j
                     n += 1
-        used_a[:na] = False
-        used_b[:nb] = False
-        c = 0
-        if n > 0:
-            order = np.argsort(cand_score[:n], kind="mergesort")
-            limit = min(na, nb)
-            for r in range(n):
-                q = order[r]
-                i = cand_a[q]
-                j = cand_b[q]
-                if used_a[i] or used_b[j]:
-                    continue
-                used_a[i] = True
-                used_b[j] = True
-                conn[k, c, 0] = i
-                conn[k, c, 1] = j
-                conn_score[k, c] = -cand_score[q]
-                c += 1
-                if c >= limit:
-                    break
-        conn_count[k] = c
+        _greedy(k, na, nb, n, cand_score, cand_a, cand_b, used_a, used_b, conn, conn_score, conn_count)
 
 
 # ---------------------------------------------------------------- people

@@ -20,7 +20,7 @@ from livepose.decode import reference as ref
 from livepose.images import read_image
 from livepose.inference import Network
 from livepose.preprocess import Preprocessor
-from livepose.types import NetOutput
+from livepose.types import Letterbox, NetOutput
 
 CONFIGS = {"openpose": DecodeConfig(), "tfpose": TFPOSE_RULES, "upsample2": DecodeConfig(upsample=2)}
 
@@ -61,15 +61,22 @@ class KernelStages:
     person_alive: np.ndarray
 
 
-def kernel_stages(out: NetOutput, skeleton: Skeleton, cfg: DecodeConfig) -> KernelStages:
-    """The Decoder's chain, one kernel at a time on its own workspace, keeping every result."""
-    decoder = Decoder(skeleton, cfg)
+def kernel_stages(out: NetOutput, skeleton: Skeleton, cfg: DecodeConfig, prune: str = "always") -> KernelStages:
+    """The Decoder's chain, one kernel at a time on its own workspace, keeping every result.
+
+    prune: "always" (every limb through the weak-field map and the probes), "never" (the
+    line integral on every pair) or "auto" (the Decoder's choice)."""
+    decoder = Decoder(skeleton, cfg, prune=prune)
     ws, heat, pafs, cell_px = decoder.peaks(out)
-    kernels.connect_limbs(pafs, skeleton.limbs, skeleton.paf_channels, ws.peak_xy, ws.peak_count, cell_px,
-                          float(out.letterbox.net_size[1]), cfg.samples, cfg.min_samples, cfg.max_samples,
-                          cfg.sample_threshold, cfg.min_pass_ratio, cfg.score_all_samples, cfg.length_prior,
-                          ws.cand_score, ws.cand_a, ws.cand_b, ws.used_a, ws.used_b,
-                          ws.conn, ws.conn_score, ws.conn_count)
+    args = (pafs, skeleton.limbs, skeleton.paf_channels, ws.peak_xy, ws.peak_count, cell_px,
+            float(out.letterbox.net_size[1]), cfg.samples, cfg.min_samples, cfg.max_samples,
+            cfg.sample_threshold, cfg.min_pass_ratio, cfg.score_all_samples, cfg.length_prior,
+            ws.cand_score, ws.cand_a, ws.cand_b, ws.used_a, ws.used_b, ws.conn, ws.conn_score, ws.conn_count)
+    if prune == "never":
+        kernels.connect_limbs_exhaustive(*args)
+    else:
+        kernels.connect_limbs(*args, ws.live, ws.live_wanted, 0 if prune == "always" else ws.live_min_pairs,
+                              ws.fail_limit, ws.probe_t, ws.probe_count)
     used = kernels.assemble(skeleton.limbs, skeleton.redundant, ws.conn, ws.conn_score, ws.conn_count,
                             ws.peak_score, ws.owner, ws.person_parts, ws.person_total, ws.person_count,
                             ws.person_alive)
@@ -161,3 +168,35 @@ def test_poses(outputs, skeleton, both, photo, config):
     xy = got.xy[got.visible]
     assert (xy[:, 0] > -8).all() and (xy[:, 0] < w + 8).all()
     assert (xy[:, 1] > -8).all() and (xy[:, 1] < h + 8).all()
+
+
+# ---------------------------------------------------------------- a crowd of real network outputs
+@pytest.fixture(scope="module")
+def mosaic(outputs) -> NetOutput:
+    """The four photos' maps side by side, the strip twice over: a crowd of real network outputs."""
+    outs = [outputs[p.name] for p in PHOTOS]
+    assert len({o.heatmaps.shape[0] for o in outs}) == 1  # one input height, so the grids line up
+    heat = np.concatenate([o.heatmaps for o in outs], axis=1)
+    pafs = np.concatenate([o.pafs for o in outs], axis=1)
+    heat, pafs = np.concatenate([heat, heat], axis=0), np.concatenate([pafs, pafs], axis=0)
+    stride = outs[0].stride
+    size = (int(heat.shape[1] * stride), int(heat.shape[0] * stride))
+    return NetOutput(heat, pafs, stride, Letterbox(image_size=size, net_size=size, scale=1.0))
+
+
+@pytest.mark.parametrize("config", ["openpose", "tfpose"])
+def test_mosaic_pruned_equals_exhaustive_and_reference(mosaic, skeleton, config):
+    cfg = CONFIGS[config]
+    r = ref.reference_stages(mosaic, skeleton, cfg)
+    for prune in ("always", "never", "auto"):
+        k = kernel_stages(mosaic, skeleton, cfg, prune=prune)
+        np.testing.assert_array_equal(k.peak_count, r.peak_count)
+        np.testing.assert_array_equal(k.conn_count, r.conn_count, err_msg=prune)
+        for limb, n in enumerate(k.conn_count):
+            np.testing.assert_array_equal(k.conn[limb, :n], r.conn[limb, :n], err_msg=f"{prune} limb {limb}")
+            np.testing.assert_allclose(k.conn_score[limb, :n], r.conn_score[limb, :n], rtol=0, atol=1e-5)
+        np.testing.assert_array_equal(k.person_parts, r.person_parts, err_msg=prune)
+        np.testing.assert_array_equal(k.person_alive, r.person_alive, err_msg=prune)
+    got = Decoder(skeleton, cfg)(mosaic)
+    assert len(got) == len(r.poses) >= 16
+    np.testing.assert_allclose(got.xy, r.poses.xy, rtol=0, atol=1e-3, equal_nan=True)

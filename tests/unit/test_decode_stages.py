@@ -16,7 +16,7 @@ import pytest
 
 from livepose.card import load_card
 from livepose.settings import TFPOSE_RULES, DecodeConfig
-from livepose.decode import Decoder, Skeleton, kernels
+from livepose.decode import Decoder, Skeleton, kernels, probe_plan
 from livepose.decode import reference as ref
 from livepose.types import Letterbox, NetOutput
 
@@ -48,18 +48,26 @@ class NumbaImpl:
 
     score_pair = staticmethod(kernels.score_pair)
 
-    @staticmethod
-    def connect(pafs, limbs, paf_channels, peak_xy, peak_count, cell_px, net_h, cfg):
+    live_min_pairs = 0  # connect: every limb through the pruning (the weak-field map and the probes)
+    prune = "auto"  # decode: the Decoder's own choice
+
+    @classmethod
+    def connect(cls, pafs, limbs, paf_channels, peak_xy, peak_count, cell_px, net_h, cfg):
         m = peak_xy.shape[1]
         num_limbs = len(limbs)
         conn = np.zeros((num_limbs, m, 2), np.int32)
         conn_score = np.zeros((num_limbs, m), np.float32)
         conn_count = np.zeros(num_limbs, np.int32)
-        kernels.connect_limbs(pafs, limbs, paf_channels, peak_xy, peak_count, cell_px, net_h, cfg.samples,
-                              cfg.min_samples, cfg.max_samples, cfg.sample_threshold, cfg.min_pass_ratio,
-                              cfg.score_all_samples, cfg.length_prior, np.empty(m * m, np.float32),
-                              np.empty(m * m, np.int32), np.empty(m * m, np.int32), np.empty(m, np.bool_),
-                              np.empty(m, np.bool_), conn, conn_score, conn_count)
+        scratch = (np.empty(m * m, np.float32), np.empty(m * m, np.int32), np.empty(m * m, np.int32),
+                   np.empty(m, np.bool_), np.empty(m, np.bool_), conn, conn_score, conn_count)
+        args = (pafs, limbs, paf_channels, peak_xy, peak_count, cell_px, net_h, cfg.samples, cfg.min_samples,
+                cfg.max_samples, cfg.sample_threshold, cfg.min_pass_ratio, cfg.score_all_samples, cfg.length_prior)
+        if cls.live_min_pairs is None:
+            kernels.connect_limbs_exhaustive(*args, *scratch)
+        else:
+            live = np.empty((num_limbs,) + pafs.shape[:2], np.uint8)
+            kernels.connect_limbs(*args, *scratch, live, np.zeros(num_limbs, np.bool_), cls.live_min_pairs,
+                                  *probe_plan(cfg.min_pass_ratio))
         return conn, conn_score, conn_count
 
     @staticmethod
@@ -85,9 +93,24 @@ class NumbaImpl:
                                      peak_xy, peak_score, xy, conf, out_total, out_count)
         return xy[:kept], conf[:kept], out_total[:kept], out_count[:kept]
 
-    @staticmethod
-    def decode(out, skeleton, config):
-        return Decoder(skeleton, config)(out)
+    @classmethod
+    def decode(cls, out, skeleton, config):
+        return Decoder(skeleton, config, prune=cls.prune)(out)
+
+
+class NumbaPruneAlways(NumbaImpl):
+    """The kernels, decoding with the pruning on every limb, however few its pairs."""
+
+    name = "numba-prune-always"
+    prune = "always"
+
+
+class NumbaPruneNever(NumbaImpl):
+    """The kernels without the pruning: the line integral on every pair (the former kernel)."""
+
+    name = "numba-prune-never"
+    live_min_pairs = None
+    prune = "never"
 
 
 class NumpyImpl:
@@ -114,7 +137,8 @@ class NumpyImpl:
     decode = staticmethod(ref.decode_reference)
 
 
-@pytest.fixture(params=[NumbaImpl, NumpyImpl], ids=["numba", "numpy"])
+@pytest.fixture(params=[NumbaImpl, NumbaPruneAlways, NumbaPruneNever, NumpyImpl],
+                ids=["numba", "numba-prune-always", "numba-prune-never", "numpy"])
 def impl(request):
     return request.param
 
