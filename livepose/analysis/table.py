@@ -42,6 +42,7 @@ class Run:
     model: str | None
     parts: tuple
     tracks: dict = field(default_factory=dict)  # id -> (rows (n,) int indices into times, kp (n, K, 3))
+    raw: dict = field(default_factory=dict)     # id -> (n, K, 3) the detections (``raw``) of those rows, when the file has them
     width: int = 0               # the first frame's width and height in pixels (0: not in the file)
     height: int = 0
 
@@ -110,9 +111,11 @@ def read_run(path: str | os.PathLike, warn=None) -> Run:
                         if pid is None:
                             no_id_line = no_id_line or lineno
                             continue
-                        rows, kps = per_id.setdefault(pid, ([], []))
+                        rows, kps, raws = per_id.setdefault(pid, ([], [], []))
                         rows.append(row)
                         kps.append(kp)
+                        raw_kp = person.get("raw")
+                        raws.append(None if raw_kp is None else np.array(raw_kp, dtype=float))
                 except (KeyError, TypeError, ValueError) as exc:
                     raise InputError(f"{path}:{lineno}: malformed frame ({type(exc).__name__}: {exc})") from None
                 times.append(t)
@@ -138,14 +141,20 @@ def read_run(path: str | os.PathLike, warn=None) -> Run:
     parts = _parts_for(model)
     run = Run(path, np.asarray(times, float), np.asarray(frames, int), model, parts,
               width=max(0, size[0]) if size else 0, height=max(0, size[1]) if size else 0)
-    for pid, (rows, kps) in per_id.items():
-        k = len(parts)
-        arr = np.full((len(kps), k, 3), np.nan)
-        for i, a in enumerate(kps):
-            n = min(k, a.shape[0])
-            arr[i, :n] = a[:n]
-        run.tracks[pid] = (np.asarray(rows, int), arr)
+    for pid, (rows, kps, raws) in per_id.items():
+        run.tracks[pid] = (np.asarray(rows, int), _stack(kps, len(parts)))
+        if all(r is not None and r.ndim == 2 and r.shape[1] == 3 for r in raws):
+            run.raw[pid] = _stack(raws, len(parts))
     return run
+
+
+def _stack(kps: list, k: int) -> np.ndarray:
+    """(n, k, 3) from n (K, 3) arrays (cut or NaN-padded to k parts)."""
+    arr = np.full((len(kps), k, 3), np.nan)
+    for i, a in enumerate(kps):
+        n = min(k, a.shape[0])
+        arr[i, :n] = a[:n]
+    return arr
 
 
 def speeds(pos: np.ndarray, times: np.ndarray, present: np.ndarray) -> np.ndarray:
@@ -197,10 +206,16 @@ SMOOTHERS = ("rts", "butterworth", "none")
 def _smoothed(t: np.ndarray, xy: np.ndarray, vis: np.ndarray, conf: np.ndarray, smooth: str,
               cutoff_hz: float) -> np.ndarray:
     """(n, K, 2) positions smoothed offline (:mod:`livepose.analysis.smooth`); NaN stays NaN."""
-    from livepose.analysis.smooth import butterworth_smooth, rts_smooth
+    from livepose.analysis.smooth import butterworth_smooth, fill_gaps, rts_smooth
 
-    if smooth == "rts":
-        return rts_smooth(t, xy[:, None], np.where(vis, conf, 0.0)[:, None])[:, 0]
+    if smooth == "rts":  # as livepose run --smoother offline: livepose.track.offline's noise, short gaps filled
+        from livepose.settings import TrackerConfig
+        from livepose.track.offline import RTS_PROCESS_NOISE_SCALE
+
+        base = TrackerConfig()
+        cfg = base.with_(process_noise=base.process_noise * RTS_PROCESS_NOISE_SCALE)
+        out = rts_smooth(t, xy[:, None], np.where(vis, conf, 0.0)[:, None], cfg)[:, 0]
+        return fill_gaps(t, out)
     if smooth == "butterworth":
         step = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
         nyquist = 0.5 / step if step > 0 else 0.0
@@ -217,6 +232,8 @@ def person_table(run: Run, pid, smooth: str = "none", cutoff_hz: float = 6.0) ->
     ``rts`` the tracker's Kalman model run forward and backward, ``butterworth`` zero-phase at
     ``cutoff_hz``, ``none`` the file's keypoints)."""
     rows, kp = run.tracks[pid]
+    if smooth != "none" and pid in run.raw:  # smooth the detections, not the live filter's (lagging) output
+        kp = run.raw[pid]
     lo, hi = int(rows.min()), int(rows.max()) + 1
     span = np.full((hi - lo,) + kp.shape[1:], np.nan)
     span[rows - lo] = kp
@@ -225,13 +242,17 @@ def person_table(run: Run, pid, smooth: str = "none", cutoff_hz: float = 6.0) ->
     t = run.times[lo:hi]
     vis = np.isfinite(span[..., 0]) & np.isfinite(span[..., 1]) & (np.nan_to_num(span[..., 2]) > 0)
     xy = np.where(vis[..., None], span[..., :2], np.nan)
+    min_conf = 0.0
     if smooth != "none":
         xy = _smoothed(t, xy, vis, np.nan_to_num(span[..., 2]), smooth, cutoff_hz)
+        # a joint is known where the smoother gives it: measured, or in a short gap interpolated (its conf stays 0)
+        vis = np.isfinite(xy[..., 0]) & np.isfinite(xy[..., 1])
         span = np.concatenate([xy, span[..., 2:3]], axis=-1)
+        min_conf = -1.0
     kp_speed = speeds(xy, t, vis & present[:, None])          # (n, K)
     ref = list(run.parts).index(REFERENCE_PART) if REFERENCE_PART in run.parts else 0
     dist = distance(xy[:, ref], vis[:, ref])
-    angles = all_angles(span, run.parts)
+    angles = all_angles(span, run.parts, min_conf=min_conf)
     sel = rows - lo
     cols = {"time": run.times[rows], "frame": run.frames[rows]}
     for name, a in angles.items():

@@ -159,3 +159,29 @@ def test_a_butterworth_cutoff_above_half_the_frame_rate_is_one_line(tmp_path):
     with pytest.raises(InputError, match="--smooth 'loess'"):
         analyze(path, tmp_path / "o", smooth="loess", log=lambda m: None)
     assert not (tmp_path / "o").exists()
+
+
+def test_rts_smooths_the_detections_fills_short_gaps_and_keeps_long_ones(tmp_path):
+    """With ``raw`` in the file, --smooth rts follows the detections, not the (lagging) live
+    ``keypoints``; a neck missing for 1 frame (0.1 s) is bridged, one missing for 5 frames stays missing."""
+    from livepose.analysis.table import person_table, read_run
+
+    short, long_gap = {20}, set(range(35, 40))
+    rows = []
+    for i in range(60):
+        live = _person(1, 100 + 4.0 * (i - 3), 200)   # the live filter's output: 3 frames behind
+        det = _person(1, 100 + 4.0 * i, 200)
+        if i in short | long_gap:
+            det["keypoints"][1] = [0.0, 0.0, 0.0]      # the neck not detected
+        live["raw"] = det["keypoints"]
+        rows.append(_frame(i, [live]))
+    run = read_run(_write(tmp_path / "run.jsonl", rows))
+    cols = person_table(run, 1, smooth="rts")
+    truth = 100 + 4.0 * np.arange(60)
+    measured = np.array([i not in short | long_gap for i in range(60)])
+    assert np.abs(cols["neck_x"][measured] - truth[measured]).max() < 0.5      # no lag: on the detections
+    assert abs(cols["neck_x"][20] - truth[20]) < 0.5 and cols["neck_conf"][20] == 0  # bridged, conf 0
+    assert np.isnan(cols["neck_x"][35:40]).all()                                 # 0.5 s: stays missing
+    assert np.isfinite(cols["right_hip_x"]).all()
+    plain = person_table(run, 1, smooth="none")
+    assert np.allclose(plain["neck_x"], truth - 12.0)                            # none: the file's keypoints
