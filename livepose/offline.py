@@ -36,7 +36,6 @@ first) removes its temporary files: every earlier file stays as it was.
 from __future__ import annotations
 
 import signal
-import threading
 import time
 from dataclasses import dataclass
 
@@ -133,7 +132,7 @@ class OfflineRun:
     def execute(self):
         """Both passes (module docstring); returns the summary (``OfflineSummary``)."""
         from livepose.progress import Progress
-        from livepose.runner import OUTPUT_QUEUE, SinkRunner
+        from livepose.runner import OUTPUT_QUEUE, SinkRunner, term_as_interrupt
 
         stream, source = self.stream, self.source
         try:
@@ -141,11 +140,7 @@ class OfflineRun:
         except BaseException:
             stream.close()
             raise
-        previous = None
-        if threading.current_thread() is threading.main_thread():
-            def _term(signum, frame):
-                raise KeyboardInterrupt
-            previous = signal.signal(signal.SIGTERM, _term)
+        previous = term_as_interrupt()
         t0 = time.perf_counter()
         kept: list[_Kept] = []
         interrupted = False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -213,6 +214,19 @@ def run_video(source, estimator, sinks, *, display=None, max_frames: int | None 
     return run_stream(stream, sinks, quiet=quiet)
 
 
+def term_as_interrupt():
+    """On the main thread, SIGTERM raises KeyboardInterrupt (a run ended by a script stops as with
+    Ctrl-C, its outputs closed valid); returns the handler to put back with
+    ``signal.signal(signal.SIGTERM, previous)``, or None (not the main thread: nothing changed)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def _term(signum, frame):
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, _term)
+
+
 def run_stream(stream: PoseStream, sinks, *, quiet: bool = False) -> RunSummary:
     """Run ``stream`` to its end into ``sinks`` (each on its own thread, or on this one when it
     says so), with a progress bar.  Ctrl-C or SIGTERM stops the capture; frames already read are
@@ -223,7 +237,6 @@ def run_stream(stream: PoseStream, sinks, *, quiet: bool = False) -> RunSummary:
     each into place, complete (after a write error: valid up to its last complete frame, and the
     error line says what each failed output kept).  A run that fails or is stopped before its
     first frame is written discards them instead: every earlier file stays as it was."""
-    import signal
 
     from livepose.progress import Progress
 
@@ -233,11 +246,7 @@ def run_stream(stream: PoseStream, sinks, *, quiet: bool = False) -> RunSummary:
     except BaseException:
         stream.close()
         raise
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        def _term(signum, frame):
-            raise KeyboardInterrupt
-        previous = signal.signal(signal.SIGTERM, _term)
+    previous = term_as_interrupt()
     interrupted = False
     people = 0
     t0 = time.perf_counter()

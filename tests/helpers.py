@@ -330,6 +330,48 @@ def load_tool(name: str):
 
 
 # -- video files and servers -----------------------------------------------------------------------
+def cut_clip(path: Path, start: int, frames: int) -> Path:
+    """``frames`` frames of the example clip from ``start``, re-encoded (a distinct short video)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(CLIP))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, start)
+    writer = None
+    for _ in range(frames):
+        ok, image = cap.read()
+        assert ok
+        if writer is None:
+            h, w = image.shape[:2]
+            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (w, h))
+        writer.write(image)
+    writer.release()
+    cap.release()
+    return path
+
+
+def start_xvfb():
+    """(Xvfb process, DISPLAY value) of a new virtual X server; skips the test when there is none."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        pytest.skip("Xvfb is not installed (apt-get install xvfb) so the overlay window cannot be tested")
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen([xvfb, "-displayfd", str(write_fd), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    number = b""
+    with os.fdopen(read_fd, "rb") as fh:  # Xvfb picks a free display and writes its number
+        number = fh.readline().strip()
+    if not number:
+        proc.kill()
+        pytest.skip("Xvfb did not start")
+    return proc, f":{number.decode()}"
+
+
 def video_frames(path) -> list[np.ndarray]:
     """Every frame OpenCV decodes from the video at ``path``, in order."""
     cap = cv2.VideoCapture(str(path))

@@ -14,27 +14,10 @@ from pathlib import Path
 import cv2
 import pytest
 
-from helpers import CLIP
+from helpers import CLIP, cut_clip
 
 FRAMES = 10
 COMMON = ("--threads", "1", "--max-frames", str(FRAMES))
-
-
-def cut_clip(path: Path, start: int, frames: int = FRAMES) -> Path:
-    """``frames`` frames of the example clip from ``start``, re-encoded (a distinct short video)."""
-    cap = cv2.VideoCapture(str(CLIP))
-    cap.set(cv2.CAP_PROP_POS_FRAMES, start)
-    writer = None
-    for _ in range(frames):
-        ok, image = cap.read()
-        assert ok
-        if writer is None:
-            h, w = image.shape[:2]
-            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (w, h))
-        writer.write(image)
-    writer.release()
-    cap.release()
-    return path
 
 
 def livepose(*args, env=None, timeout=300) -> subprocess.CompletedProcess:
@@ -54,7 +37,7 @@ def temps(root: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory):
     folder = tmp_path_factory.mktemp("clips")
-    return [cut_clip(folder / "one.mp4", 0), cut_clip(folder / "two.mp4", 15), cut_clip(folder / "three.mp4", 30)]
+    return [cut_clip(folder / "one.mp4", 0, FRAMES), cut_clip(folder / "two.mp4", 15, FRAMES), cut_clip(folder / "three.mp4", 30, FRAMES)]
 
 
 def test_worker_killed_mid_video_is_retried_without_partial_files(tmp_path, clips):

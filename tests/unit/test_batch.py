@@ -11,10 +11,9 @@ import os
 import sys
 from pathlib import Path
 
-import cv2
 import pytest
 
-from helpers import CLIP, error_line, run_cli
+from helpers import CLIP, cut_clip, error_line, run_cli
 
 from livepose.batch.inputs import expand_inputs, output_stems
 from livepose.batch.job import DONE_MARKER, clean_temps, options_hash
@@ -23,23 +22,6 @@ from livepose.errors import InputError
 
 FRAMES = 10  # per test clip: the whole command stays a few seconds
 COMMON = ("--threads", "1", "--max-frames", str(FRAMES))
-
-
-def cut_clip(path: Path, start: int, frames: int = FRAMES) -> Path:
-    """``frames`` frames of the example clip from ``start``, re-encoded (a distinct short video)."""
-    cap = cv2.VideoCapture(str(CLIP))
-    cap.set(cv2.CAP_PROP_POS_FRAMES, start)
-    writer = None
-    for _ in range(frames):
-        ok, image = cap.read()
-        assert ok
-        if writer is None:
-            h, w = image.shape[:2]
-            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (w, h))
-        writer.write(image)
-    writer.release()
-    cap.release()
-    return path
 
 
 def run_outputs(video: Path, folder: Path, extra=()) -> Path:
@@ -162,8 +144,8 @@ def test_clean_temps_removes_what_killed_attempts_left(tmp_path):
 def clips(tmp_path_factory):
     folder = tmp_path_factory.mktemp("clips")
     (folder / "more").mkdir()
-    return [cut_clip(folder / "first.mp4", 0), cut_clip(folder / "second.mp4", 20),
-            cut_clip(folder / "more" / "third.mp4", 35)]
+    return [cut_clip(folder / "first.mp4", 0, FRAMES), cut_clip(folder / "second.mp4", 20, FRAMES),
+            cut_clip(folder / "more" / "third.mp4", 35, FRAMES)]
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ drawing them on a copy of the shared picture, and the option's settings and comm
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -13,7 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from helpers import REPO, error_line, run_cli, video_frames
+from helpers import REPO, error_line, run_cli, start_xvfb, video_frames
 from livepose.render_angles import angle_labels, degree_width, draw_angles, parse_angle_joints, text_size
 from livepose.settings import ANGLE_JOINTS, OutputSettings, SettingError
 from livepose.types import Frame, FrameResult, People, Poses, StreamInfo
@@ -233,27 +232,11 @@ WINDOW_SCRIPT = textwrap.dedent("""
 """)
 
 
-def _start_xvfb():
-    xvfb = shutil.which("Xvfb")
-    if xvfb is None:
-        pytest.skip("Xvfb is not installed (apt-get install xvfb) so the overlay window cannot be tested")
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen([xvfb, "-displayfd", str(write_fd), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    with os.fdopen(read_fd, "rb") as fh:  # Xvfb picks a free display and writes its number
-        number = fh.readline().strip()
-    if not number:
-        proc.kill()
-        pytest.skip("Xvfb did not start")
-    return proc, f":{number.decode()}"
-
-
 def test_window_shows_the_angles(tmp_path, card, part_names):
     xy, conf = _pose(part_names, LEGS)
     np.savez(tmp_path / "frame.npz", parts=np.array(part_names), size=np.array(SIZE), limbs=card.limbs,
              xy=xy[None], conf=conf[None], img=np.full((SIZE[1], SIZE[0], 3), 90, np.uint8))
-    proc, display = _start_xvfb()
+    proc, display = start_xvfb()
     try:
         env = {**os.environ, "DISPLAY": display, "PYTHONPATH": str(REPO)}
         env.pop("WAYLAND_DISPLAY", None)

@@ -8,7 +8,6 @@ import dataclasses
 import csv
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -19,7 +18,7 @@ import cv2
 import numpy as np
 import pytest
 
-from helpers import COCO_DIR, REPO
+from helpers import COCO_DIR, REPO, start_xvfb
 from livepose.errors import OutputError
 from livepose.sinks import (
     CSV_HEADER,
@@ -451,23 +450,6 @@ DISPLAY_SCRIPT = textwrap.dedent("""
 """)
 
 
-def _start_xvfb():
-    xvfb = shutil.which("Xvfb")
-    if xvfb is None:
-        pytest.skip("Xvfb is not installed (apt-get install xvfb) so the overlay window cannot be tested")
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen([xvfb, "-displayfd", str(write_fd), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    number = b""
-    with os.fdopen(read_fd, "rb") as fh:  # Xvfb picks a free display and writes its number
-        number = fh.readline().strip()
-    if not number:
-        proc.kill()
-        pytest.skip("Xvfb did not start")
-    return proc, f":{number.decode()}"
-
-
 def test_display_window_under_xvfb(tmp_path, run):
     info, plain, _ = run
     arrays = {"parts": np.array(info.part_names), "size": np.array(info.size), "limbs": info.limbs,
@@ -476,7 +458,7 @@ def test_display_window_under_xvfb(tmp_path, run):
         arrays.update({f"xy{i}": r.poses.xy, f"conf{i}": r.poses.conf, f"score{i}": r.poses.score,
                        f"n{i}": np.array(len(r.poses)), f"img{i}": r.frame.image})
     np.savez(tmp_path / "frames.npz", **arrays)
-    proc, display = _start_xvfb()
+    proc, display = start_xvfb()
     try:
         env = {**os.environ, "DISPLAY": display, "PYTHONPATH": str(REPO)}
         env.pop("WAYLAND_DISPLAY", None)
