@@ -264,6 +264,8 @@ def build(config: RunConfig, *, outputs: bool = True, on_event: Say | None = Non
             if say is not None:
                 say(LIVE_AUGMENT_WARNING)
             augmented = False  # the stream runs one scale for a live source
+        # a live source with carrying: the network on the newest frame as always, every other frame carried
+        carry = config.carry if config.carry.active else None
         if source.is_live and batch > 1:
             if say is not None:
                 say(f"--batch {batch} ignored: a live source runs one frame at a time (lowest latency)")
@@ -288,7 +290,7 @@ def build(config: RunConfig, *, outputs: bool = True, on_event: Say | None = Non
 
         stream = PoseStream(source, estimator, prefetch=config.capture.prefetch, max_frames=config.capture.max_frames,
                             max_age=config.capture.max_age, tracker=tracker, batch=batch, render=render,
-                            hold=OUTPUT_QUEUE + 2 if made else 0)
+                            hold=OUTPUT_QUEUE + 2 if made else 0, carry=carry)
     except BaseException:
         source.close()
         raise

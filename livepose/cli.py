@@ -165,6 +165,27 @@ def _add_tracking_options(p: argparse.ArgumentParser) -> None:
                          "outputs written (--video decodes the file again); not with the window or --ws/--osc/--udp")
 
 
+def _add_carry_options(p: argparse.ArgumentParser) -> None:
+    """--keyframe-every and --carry (run and eval-track): the network on every K-th frame only."""
+    g = p.add_argument_group("network on every K-th frame (keypoints carried between: docs/outputs.md)")
+    g.add_argument("--keyframe-every", metavar="K", default="1",
+                   help="run the network on every K-th frame of a file only (default 1: every frame); the "
+                        "frames between get the last result's keypoints carried by optical flow and fused into the "
+                        "tracker as noisier measurements (outputs mark them: \"keyframe\", \"carried\"); about K "
+                        "times the frames per second. A live source with K > 1: the network on the newest frame as "
+                        "always, every other captured frame carried")
+    g.add_argument("--carry", choices=S.CARRY_MODES, default="flow",
+                   help="how the frames between network frames get keypoints: flow (optical flow, default), hold "
+                        "(the last network keypoints), predict (the tracker's prediction alone); the last two are "
+                        "baselines for measuring")
+
+
+def carry_settings(args: argparse.Namespace) -> S.CarrySettings:
+    """--keyframe-every K (a whole number of at least 1, else one line, exit 2) and --carry."""
+    return S.CarrySettings(keyframe_every=S.keyframe_every(getattr(args, "keyframe_every", "1")),
+                           carry_mode=getattr(args, "carry", "flow"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="livepose",
@@ -229,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "model; offline-butterworth: zero-phase Butterworth) and short gaps filled, and the "
                            "scores are of those keypoints")
     p_et.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    _add_carry_options(p_et)
     _add_model_options(p_et)
 
     p_run = sub.add_parser(
@@ -289,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="file sources: run the network on N consecutive frames at once (default 1); mostly "
                          "useful on a GPU, the results are the same; live sources always run one frame at a time")
     g2.add_argument("--quiet", "-q", action="store_true", help="no progress, no summary; errors only")
+    _add_carry_options(p_run)
     _add_model_options(p_run)
     p_an = sub.add_parser(
         "analyze", help="joint and segment angles, speeds and a summary per tracked person from a --jsonl run",
@@ -440,6 +463,7 @@ def run_config(args: argparse.Namespace) -> S.RunConfig:
         quiet=args.quiet,
         augment=augment_settings(args),
         suppress=suppress_settings(args),
+        carry=carry_settings(args),
     )
 
 
@@ -534,6 +558,7 @@ def cmd_eval_track(args: argparse.Namespace) -> int:
     from livepose.track import PoseTracker
 
     require_motmetrics()
+    carry = carry_settings(args)
     if args.fps is not None and not (math.isfinite(args.fps) and 0 < args.fps <= 1000):
         raise InputError(f"--fps: must be a number above 0 and at most 1000, got {args.fps:g}")
     if args.json is not None:
@@ -544,7 +569,8 @@ def cmd_eval_track(args: argparse.Namespace) -> int:
     live = "kalman" if offline is not None else args.smoother
     with tqdm(total=total, unit="frame", disable=True if args.quiet else None, file=sys.stderr) as bar:
         report, _ = evaluate_tracking(est, lambda: PoseTracker(est.card.parts, S.TrackerConfig(smoother=live)), args.annotations,
-                                      args.frames, fps=args.fps, on_frame=lambda *a: bar.update(1), offline=offline)
+                                      args.frames, fps=args.fps, on_frame=lambda *a: bar.update(1), offline=offline,
+                                      carry=carry if carry.active else None)
     for failure in report["failed_frames"]:
         print(f"error: {failure}", file=sys.stderr)
     for line in _track_report_lines(report):
@@ -743,7 +769,7 @@ def _split_argv(argv: Sequence[str]) -> tuple[list[str], bool]:
 
 
 # options whose value may start with '-': --size -1x368, --scales -1 (refused with its own line)
-_DASH_VALUE_OPTIONS = ("--size", "--scales", "--min-person-score")
+_DASH_VALUE_OPTIONS = ("--size", "--scales", "--min-person-score", "--keyframe-every")
 _DASH_VALUE = re.compile(r"^-[0-9.]")
 _WORD_LIST = re.compile(r"^[A-Za-z_]+(,[A-Za-z_]*)*$")  # what --angles JOINTS may be (knee,elbow)
 

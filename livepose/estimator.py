@@ -139,15 +139,16 @@ class PoseEstimator:
 
     def stages(self, *, tracking: bool = False, track: TrackerConfig | None = None, tracker=None,
                render: bool = False, batch: int = 1, letterbox_ring: int = 1, output_ring: int = 1,
-               picture_ring: int = 2, plain: bool = False) -> Stages:
+               picture_ring: int = 2, plain: bool = False, carry=None) -> Stages:
         """A new set of stages around this estimator's network, input size, decoding rules,
         suppression and accuracy mode (for a video stream: its own buffers, rings and tracker).  ``tracker``: an
         existing :class:`livepose.track.PoseTracker` to use instead of a new one made from ``track``.
-        ``plain``: one network run per frame whatever the accuracy mode (a live source)."""
+        ``plain``: one network run per frame whatever the accuracy mode (a live source).  ``carry``: a
+        :class:`livepose.settings.CarrySettings` (the network on every k-th frame only)."""
         stages = make_stages(self.network, size=self.size, decode=self.decode_config, track=track,
                              tracking=tracking and tracker is None, render=render, batch=batch,
                              letterbox_ring=letterbox_ring, output_ring=output_ring, picture_ring=picture_ring,
-                             augment=None if plain else self.augment, suppress=self.suppress)
+                             augment=None if plain else self.augment, suppress=self.suppress, carry=carry)
         if tracker is not None:
             stages.track.use(tracker)
         return stages

@@ -23,6 +23,23 @@ Threads:
   output needs pictures): one stateful thread, results in frame order.
 * the consumer: your loop, or :func:`livepose.runner.run_stream`, which feeds the outputs.
 
+Carrying (``carry``, :mod:`livepose.carry`, file sources): the network runs on every k-th frame
+only.  The capture thread letterboxes only those (a batch counts only them; the frames between
+travel in it with no slot), inference runs only on them, and the decode thread gives each
+other frame to ``CarryStage``, which moves the last result's keypoints to it by optical flow,
+and to the tracker as measurements with more noise.  A carried frame where the flow fails for
+nearly everyone (a cut, a flash) is reported with nobody measured, and the next frame runs the
+network: the inference thread, before it passes on a carried frame that follows a carried one,
+waits for the decode thread's verdict on that one (a few milliseconds, while no network runs) and
+letterboxes and runs the frame itself after a cut.
+
+Carrying with a live source (a source with a ``tap``: :class:`livepose.capture.live.LiveSource`):
+the inference thread takes the newest frame as always; a carry thread (instead of the decode
+thread) takes every captured frame from the source's tap and gives each a result at once,
+carried from the last one (:meth:`PoseStream._live_carry`); each network result, decoded there
+when it arrives, is moved by the flow from its frame to the frame being processed and given to
+the tracker as that frame's detections.
+
 Every queue is bounded and every blocking put/get has a timeout, so a failing stage can
 never hang shutdown.  The first exception in any stage stops the stream and is re-raised
 by the iterator.  :meth:`PoseStream.stop_capture` ends the input gracefully: frames already
@@ -34,14 +51,19 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator
 
-from livepose.stages import Stages, with_picture
-from livepose.types import Frame, FrameResult, Letterbox, StageTimings, StreamInfo
+import numpy as np
+
+from livepose.carry import CarryStage, keyframe_people
+from livepose.stages import LetterboxStage, Stages, with_picture
+from livepose.types import Frame, FrameResult, Letterbox, People, Poses, StageTimings, StreamInfo
 
 END = object()  # sentinel: no more items from upstream
 _POLL = 0.1  # seconds between checks of the stop flags while blocked
+LIVE_TAP = 8  # live carrying: captured frames waiting for the carry thread (then the oldest is dropped)
+LIVE_HISTORY = 32  # live carrying: grey copies kept, to move a network result from its frame to the newest
 
 
 class Control:
@@ -81,12 +103,21 @@ class Control:
 
 @dataclass
 class _Batch:
-    """Consecutive letterboxed frames in one buffer of the letterbox ring, for one network call."""
+    """Consecutive frames, the letterboxed ones in one buffer of the letterbox ring, for one network
+    call; with carrying, the frames between network frames come along with ``boxes`` None."""
 
     frames: list[Frame]
-    boxes: list[Letterbox]
+    boxes: list[Letterbox | None]
     buffer: int
     preprocess_ms: list[float]
+
+    @property
+    def slots(self) -> int:
+        """Frames letterboxed into the buffer (the network call's batch)."""
+        return sum(box is not None for box in self.boxes)
+
+    def first_box(self) -> Letterbox | None:
+        return next((box for box in self.boxes if box is not None), None)
 
 
 class PoseStream:
@@ -111,11 +142,16 @@ class PoseStream:
     makes ``batch`` 1 as well).
     ``hold``: results the consumer may keep referring to after taking them (outputs' queues):
     the rings of pictures are sized so that none of those is overwritten.
+    ``carry``: a :class:`livepose.settings.CarrySettings`: with ``keyframe_every`` k > 1 the frames
+    the network does not see are carried (module docstring): a file runs the network on every k-th
+    frame; a live source runs it on the newest frame whenever it is free, and every captured frame
+    gets a result.  Given with stages built by the caller, their
+    own ``carry`` stage is used.
     """
 
     def __init__(self, source, stages, *, prefetch: int = 3, queue_size: int = 4,
                  max_frames: int | None = None, max_age: float = 0.5, tracker=None, batch: int = 1,
-                 render: bool = False, hold: int = 0):
+                 render: bool = False, hold: int = 0, carry=None):
         if batch < 1:
             raise ValueError(f"batch must be at least 1, got {batch}")
         self.source = source
@@ -148,7 +184,21 @@ class PoseStream:
                 stages.inference = stages.inference.plain()
             self.stages = stages
         else:  # a PoseEstimator: this stream's own stages around its network
-            self.stages = stages.stages(tracker=tracker, render=render, plain=live, **rings)
+            self.stages = stages.stages(tracker=tracker, render=render, plain=live, carry=carry, **rings)
+        if live and not hasattr(source, "tap"):
+            self.stages.carry = None  # a live source that cannot give every frame: the newest only
+        if live and self.stages.carry is not None:  # keep the frames a network result may come from
+            self.stages.carry = CarryStage(self.stages.carry.settings, history=LIVE_HISTORY)
+        self.carry = self.stages.carry
+        self._tap = source.tap(LIVE_TAP) if live and self.carry is not None else None
+        self.keyframe_every = self.carry.settings.keyframe_every if self.carry is not None else 1
+        self.carry_noise = self.carry.settings.carry_noise if self.carry is not None else 1.0
+        # carrying: the decode thread's verdict on the carried frames (the last one done, the last cut)
+        self._verdict = threading.Condition()
+        self._carried_done = -1
+        self._cut_at = -1
+        self._recover: LetterboxStage | None = None  # letterboxes a frame that was to be carried, after a cut
+        self.recovered = 0  # frames run through the network after a cut
         self.tracker = self.stages.track.tracker
         card = self.stages.card
         self.info = StreamInfo(
@@ -178,7 +228,8 @@ class PoseStream:
         except BaseException:
             self._ctl.abort.set()  # no stage started: get() ends at once (Ctrl-C during warm-up)
             raise
-        targets = [(self._infer, "livepose-inference"), (self._decode, "livepose-decode")]
+        second = (self._live_carry, "livepose-carry") if self._tap is not None else (self._decode, "livepose-decode")
+        targets = [(self._infer, "livepose-inference"), second]
         if not self.info.is_live:
             targets.insert(0, (self._capture, "livepose-capture"))
         for target, name in targets:
@@ -240,25 +291,34 @@ class PoseStream:
         """File sources: read, letterbox into the ring's current batch buffer, hand on full batches."""
         st, letterbox = self._ctl, self.stages.letterbox
         ring, size = letterbox.ring, self.batch
+        every = self.keyframe_every
         buffer = 0
         group: _Batch | None = None
         try:
             for n, frame in enumerate(self.source):
                 if st.stop_input.is_set() or st.abort.is_set() or n == self.max_frames:
                     break
+                if n % every:  # carried: no letterbox, no slot in the batch
+                    if group is None:
+                        group = _Batch([], [], buffer, [])
+                    group.frames.append(frame)
+                    group.boxes.append(None)
+                    group.preprocess_ms.append(0.0)
+                    continue
                 t0 = time.perf_counter()
-                if group is not None and not self.fixed_size \
-                        and letterbox.plan(frame.size).net_size != group.boxes[0].net_size:
+                first = group.first_box() if group is not None else None
+                if first is not None and not self.fixed_size \
+                        and letterbox.plan(frame.size).net_size != first.net_size:
                     if not st.put(self._prepared, group):  # a new network size starts a new batch
                         return
                     group, buffer = None, (buffer + 1) % ring
                 if group is None:
                     group = _Batch([], [], buffer, [])
-                box = letterbox(frame.image, buffer, len(group.frames))
+                box = letterbox(frame.image, buffer, group.slots)
                 group.frames.append(frame)
                 group.boxes.append(box)
                 group.preprocess_ms.append((time.perf_counter() - t0) * 1e3)
-                if len(group.frames) == size:
+                if group.slots == size:
                     if not st.put(self._prepared, group):
                         return
                     group, buffer = None, (buffer + 1) % ring
@@ -293,35 +353,174 @@ class PoseStream:
     def _infer(self) -> None:
         st, stages = self._ctl, self.stages
         batches = self._live_batches() if self.info.is_live else self._queued_batches()
+        previous_carried = False
         try:
             for group in batches:
                 if st.abort.is_set():
                     return
-                t0 = time.perf_counter()
-                maps = stages.inference(stages.letterbox.tensor(group.buffer, len(group.frames)), group.boxes,
-                                        [frame.image for frame in group.frames])
-                ms = (time.perf_counter() - t0) * 1e3 / len(group.frames)
-                for frame, out, pre_ms in zip(group.frames, maps, group.preprocess_ms):
-                    if not st.put(self._net, (frame, out, pre_ms, ms)):
+                keyed = [i for i, box in enumerate(group.boxes) if box is not None]
+                maps, ms = [], 0.0
+                if keyed:
+                    t0 = time.perf_counter()
+                    maps = stages.inference(stages.letterbox.tensor(group.buffer, len(keyed)),
+                                            [group.boxes[i] for i in keyed], [group.frames[i].image for i in keyed])
+                    ms = (time.perf_counter() - t0) * 1e3 / len(keyed)
+                outs = iter(maps)
+                for frame, box, pre_ms in zip(group.frames, group.boxes, group.preprocess_ms):
+                    if box is not None:
+                        item = (frame, next(outs), pre_ms, ms)
+                        previous_carried = False
+                    else:
+                        if previous_carried and self._cut_before(frame):
+                            item = self._network_now(frame)  # after a cut: this frame runs the network
+                            previous_carried = False
+                        else:
+                            item = (frame, None, 0.0, 0.0)
+                            previous_carried = True
+                    if not st.put(self._net, item):
                         return
         finally:
             st.put(self._net, END)
 
+    def _live_carry(self) -> None:
+        """Live carrying: every captured frame (the source's tap) gets a result, carried from the last
+        one by optical flow, while the inference thread runs the network on the newest frame as it
+        always does.  Each network result is decoded here when it arrives and, moved by the flow from
+        its own (older) frame to the frame being processed, taken by the tracker as detections
+        (normal association, new people start): the network never waits for carrying, and carrying
+        never waits for the network."""
+        st, stages, carry = self._ctl, self.stages, self.carry
+        tracking = stages.track.enabled
+        last = None
+        pending = None  # the newest network result not yet used: (frame, poses, pre, inference, decode ms)
+        net_done = False
+        empty = Poses.empty(stages.card.parts)
+        try:
+            while not st.abort.is_set():
+                if net_done and self._tap.empty():
+                    return  # the network stopped (end, max_frames, stop_capture): the frames read are done
+                try:
+                    frame = self._tap.get(timeout=_POLL)
+                except queue.Empty:
+                    continue
+                if frame is None:
+                    return
+                newest = None
+                while not net_done:  # the network's newest result, if one is done (older ones are superseded)
+                    try:
+                        got = self._net.get_nowait()
+                    except queue.Empty:
+                        break
+                    if got is END:
+                        net_done = True
+                    else:
+                        newest = got
+                if newest is not None:
+                    nframe, out, pre_ms, infer_ms = newest
+                    t0 = time.perf_counter()
+                    pending = (nframe, stages.decode(out), pre_ms, infer_ms, (time.perf_counter() - t0) * 1e3)
+                t0 = time.perf_counter()
+                timings = None
+                if pending is not None and pending[0].index <= frame.index:
+                    nframe, poses, pre_ms, infer_ms, decode_ms = pending
+                    pending = None
+                    carry.see(frame.image, frame.index)
+                    moved = poses if nframe.index == frame.index else carry.move(poses, nframe.index)
+                    if moved is None:  # its frame's grey copy is gone (a network slower than LIVE_HISTORY frames)
+                        moved = poses
+                    t1 = time.perf_counter()
+                    if moved is not None:
+                        people = keyframe_people(stages.track(moved, frame.timestamp))
+                        if nframe.index != frame.index:  # the network's keypoints, carried to this frame
+                            people = replace(people, carried=people.poses.visible.copy())
+                        t2 = time.perf_counter()
+                        timings = StageTimings(pre_ms, infer_ms, decode_ms, (t2 - t1) * 1e3 if tracking else None,
+                                               carry=(t1 - t0) * 1e3)
+                if timings is None:
+                    if last is None:  # no network result yet: nobody to carry
+                        carry.see(frame.image, frame.index)
+                        people = replace(stages.track(empty, frame.timestamp),
+                                         carried=np.zeros((0, len(stages.card.parts)), np.bool_), keyframe=False)
+                        timings = StageTimings(0.0, 0.0, 0.0, None, carry=(time.perf_counter() - t0) * 1e3)
+                    else:
+                        carried = carry(frame.image, last, frame.index)
+                        t1 = time.perf_counter()
+                        people = stages.track.carry(carried, frame.timestamp, self.carry_noise)
+                        t2 = time.perf_counter()
+                        timings = StageTimings(0.0, 0.0, 0.0, (t2 - t1) * 1e3 if tracking else None,
+                                               carry=(t1 - t0) * 1e3)
+                last = people
+                result = FrameResult(frame, people, timings)
+                if stages.render is not None:
+                    result = with_picture(result, stages.render)
+                if not st.put(self._results, result):
+                    return
+        finally:
+            st.put(self._results, END)
+
+    def _cut_before(self, frame: Frame) -> bool:
+        """Carrying: wait for the decode thread's verdict on the frame before ``frame`` (carried too);
+        True when the flow failed there (a cut or a flash)."""
+        before = frame.index - 1
+        with self._verdict:
+            while self._carried_done < before and not self._ctl.abort.is_set():
+                self._verdict.wait(_POLL)
+            return self._cut_at == before
+
+    def _network_now(self, frame: Frame) -> tuple:
+        """A frame that was to be carried through the network instead (on the inference thread, the
+        only one that runs it), letterboxed into a buffer of its own."""
+        stages = self.stages
+        if self._recover is None:
+            self._recover = LetterboxStage(stages.card, stages.letterbox.size)
+        t0 = time.perf_counter()
+        tensor, box = self._recover.single(frame.image)
+        t1 = time.perf_counter()
+        (out,) = stages.inference(tensor, [box], [frame.image])
+        self.recovered += 1
+        return (frame, out, (t1 - t0) * 1e3, (time.perf_counter() - t1) * 1e3)
+
+    def _verdict_on(self, frame: Frame, cut: bool) -> None:
+        with self._verdict:
+            self._carried_done = frame.index
+            if cut:
+                self._cut_at = frame.index
+            self._verdict.notify_all()
+
     def _decode(self) -> None:
         st, stages = self._ctl, self.stages
         tracking = stages.track.enabled
+        carry = stages.carry
+        last = None  # carrying: the people of the last result, carried to the next frame
         try:
             while True:
                 got = st.get(self._net)
                 if got is END:
                     return
                 frame, out, pre_ms, infer_ms = got
-                t0 = time.perf_counter()
-                poses = stages.decode(out)
-                t1 = time.perf_counter()
-                people = stages.track(poses, frame.timestamp)
-                t2 = time.perf_counter()
-                timings = StageTimings(pre_ms, infer_ms, (t1 - t0) * 1e3, (t2 - t1) * 1e3 if tracking else None)
+                if out is None:  # a carried frame: CarryStage, then the tracker
+                    t0 = time.perf_counter()
+                    carried = carry(frame.image, last)
+                    t1 = time.perf_counter()
+                    self._verdict_on(frame, carried.cut)
+                    people = stages.track.carry(carried, frame.timestamp, self.carry_noise)
+                    t2 = time.perf_counter()
+                    timings = StageTimings(0.0, 0.0, 0.0, (t2 - t1) * 1e3 if tracking else None,
+                                           carry=(t1 - t0) * 1e3)
+                else:
+                    t0 = time.perf_counter()
+                    poses = stages.decode(out)
+                    t1 = time.perf_counter()
+                    people = stages.track(poses, frame.timestamp)
+                    t2 = time.perf_counter()
+                    carry_ms = None
+                    if carry is not None:
+                        carry.see(frame.image)
+                        people = keyframe_people(people)
+                        carry_ms = (time.perf_counter() - t2) * 1e3
+                    timings = StageTimings(pre_ms, infer_ms, (t1 - t0) * 1e3, (t2 - t1) * 1e3 if tracking else None,
+                                           carry=carry_ms)
+                last = people
                 result = FrameResult(frame, people, timings)
                 if stages.render is not None:
                     result = with_picture(result, stages.render)

@@ -81,8 +81,13 @@ class FrameRecord:
     NaN elsewhere, and ``predicted`` (N, P) bool where it is given.  Without tracking these are None
     (``ids`` may be given alone by :func:`livepose.formats` callers that pass ids with bare poses).
 
+    Carrying (:mod:`livepose.carry`, ``--keyframe-every``): ``keyframe`` False for a frame the
+    network did not see; ``carried`` (N, P) bool the keypoints carried there by optical flow (all
+    False on a network frame).  ``carried`` None: carrying is off (every keypoint the network's).
+
     Cached JSON shapes (built on first use, shared): :attr:`json_ids`, :attr:`json_scores`,
-    :attr:`json_keypoints`, :attr:`json_raw`, :attr:`json_predicted`; :attr:`json_time`.
+    :attr:`json_keypoints`, :attr:`json_raw`, :attr:`json_predicted`, :attr:`json_carried`;
+    :attr:`json_time`.
     """
 
     index: int
@@ -101,6 +106,8 @@ class FrameRecord:
     raw_seen: np.ndarray | None = None
     predicted_xy: np.ndarray | None = None
     predicted: np.ndarray | None = None
+    carried: np.ndarray | None = None
+    keyframe: bool = True
     # what the record was made from (identity checks in record_of) and the lazily built lists
     _source: tuple = field(default=(), repr=False)
     _cache: dict = field(default_factory=dict, repr=False)
@@ -125,9 +132,12 @@ class FrameRecord:
     def from_people(cls, people: People, *, index: int = 0, time: float = 0.0, captured_at: float = 0.0,
                     size: tuple[int, int] = (0, 0), _source: tuple = ()) -> "FrameRecord":
         """The record of a frame's people; the frame fields default to 0 (photos, formats)."""
+        carrying = dict(carried=None if people.carried is None else np.asarray(people.carried, np.bool_),
+                        keyframe=bool(people.keyframe))
         if not people.tracked:
-            return cls.from_poses(people.poses, index=index, time=time, captured_at=captured_at, size=size,
-                                  _source=_source)
+            record = cls.from_poses(people.poses, index=index, time=time, captured_at=captured_at, size=size,
+                                    _source=_source)
+            return dataclasses.replace(record, **carrying) if people.carried is not None else record
         poses, raw = people.poses, people.raw
         seen = _seen(poses.xy, poses.conf)
         raw_seen = _seen(raw.xy, raw.conf)
@@ -138,7 +148,7 @@ class FrameRecord:
             height=int(size[1]), part_names=tuple(poses.part_names), score=poses.score,
             xyc=_xyc(poses.xy, poses.conf, seen), seen=seen, ids=np.asarray(people.ids), state=state,
             states=tuple(TRACK_STATES[s] for s in state.tolist()), raw_xyc=_xyc(raw.xy, raw.conf, raw_seen),
-            raw_seen=raw_seen, predicted_xy=people.predicted_xy, predicted=predicted, _source=_source,
+            raw_seen=raw_seen, predicted_xy=people.predicted_xy, predicted=predicted, _source=_source, **carrying,
         )
 
     @classmethod
@@ -222,6 +232,14 @@ class FrameRecord:
                     for rows, mask in zip(self.predicted_xy.tolist(), self.predicted.tolist())]
 
         return self._cached("predicted", make)
+
+    @property
+    def json_carried(self) -> list | None:
+        """Per person, per part 1 where the keypoint was carried by optical flow, 0 where the network
+        measured it (or it is missing); None when carrying is off."""
+        if self.carried is None:
+            return None
+        return self._cached("carried", lambda: (self.carried & self.seen).astype(np.int8).tolist())
 
 
 def record_of(result) -> FrameRecord:

@@ -6,6 +6,7 @@
     ├── augment: AugmentSettings   the accuracy mode: network scales and the mirrored run, fused maps
     ├── suppress: SuppressSettings false people (fragments, duplicates) dropped after decoding
     ├── track:   TrackerConfig     identities and smoothing; ``RunConfig.tracking`` turns it off
+    ├── carry:   CarrySettings     the network on every k-th frame, keypoints carried by optical flow between
     ├── capture: CaptureSettings   the source, live or file policy, batching
     └── outputs: OutputSettings    files, window and network outputs
 
@@ -39,6 +40,9 @@ OSC_MODES = ("both", "keypoints", "arrays")
 ANGLE_JOINTS = ("knee", "hip", "elbow", "shoulder")
 ACCURACY_MODES = ("normal", "high")
 LIMB_ACTIONS = ("cut", "drop")
+#: how keypoints cross the frames between network frames (livepose.carry): optical flow, the last
+#: network result held, or the tracker's prediction alone (the last two: baselines for measuring)
+CARRY_MODES = ("flow", "hold", "predict")
 
 
 class SettingError(InputError, ValueError):
@@ -450,6 +454,74 @@ class TrackerConfig(_Section):
         c.done()
 
 
+# -- carrying keypoints between network frames -----------------------------------------------
+@dataclass(frozen=True)
+class CarrySettings(_Section):
+    """The network on every ``keyframe_every``-th frame only (1: every frame, carrying off); the
+    frames between are *carried* (:mod:`livepose.carry`): each tracked person's last keypoints
+    are moved to the new frame and given to the tracker as measurements with more noise.
+
+    ``carry_mode``: "flow" (sparse pyramidal Lucas-Kanade on a grey copy of the frame whose longest
+    side is ``flow_size`` pixels, window ``flow_window`` pixels, ``flow_levels`` pyramid levels above
+    the base; a point whose forward-backward error exceeds ``fb_threshold`` flow-image pixels, whose
+    window differs from where it came from by more than ``patch_error`` grey levels on average
+    (something else is there now), whose tracking fails, that leaves the frame, or that converges onto another person's point, from
+    further than ``converge_px`` flow-image pixels to within it, is lost), "hold" (the last
+    keypoints as they were) or "predict" (no carried measurement: the tracker predicts).
+    ``max_carry_frames``: a keypoint carried over this many frames in a row without the network is
+    lost.  ``carry_noise``: a carried keypoint's measurement noise (standard deviation) is this many
+    times a network keypoint's of the same confidence.  ``cut_fraction``: when more than this
+    fraction of the points are lost in one frame, the frame is taken as a cut or a flash: every
+    point is lost, and the next frame runs the network."""
+
+    _section = "carry"
+
+    keyframe_every: int = 1
+    carry_mode: str = "flow"
+    flow_size: int = 640
+    flow_window: int = 21
+    flow_levels: int = 2
+    fb_threshold: float = 2.0
+    patch_error: float = 40.0
+    converge_px: float = 2.0
+    max_carry_frames: int = 10
+    carry_noise: float = 1.5
+    cut_fraction: float = 0.8
+
+    def __post_init__(self) -> None:
+        c = _Checks(self, self._section)
+        c.integer("keyframe_every", 1, 1000)
+        c.choice("carry_mode", CARRY_MODES)
+        c.integer("flow_size", 32, 4096)
+        c.need("flow_window", lambda v: _is_int(v) and 5 <= v <= 101 and v % 2 == 1, "an odd whole number 5 to 101")
+        c.integer("flow_levels", 0, 8)
+        c.number("fb_threshold", lambda v: v > 0.0, "> 0 (flow-image pixels)")
+        c.number("patch_error", lambda v: v > 0.0, "> 0 (mean grey-level difference, 0 to 255)")
+        c.number("converge_px", lambda v: v >= 0.0, ">= 0 (flow-image pixels; 0: off)")
+        c.integer("max_carry_frames", 1, 100_000)
+        c.number("carry_noise", lambda v: v >= 1.0, ">= 1")
+        c.number("cut_fraction", lambda v: 0.0 < v <= 1.0, "in (0, 1] (1: never a cut)")
+        c.done()
+
+    @property
+    def active(self) -> bool:
+        """Some frames are carried (the network does not run on every frame)."""
+        return self.keyframe_every > 1
+
+
+def keyframe_every(text: Any) -> int:
+    """``--keyframe-every K`` as given on a command line: a whole number of at least 1, else one
+    :class:`SettingError` line."""
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        value = None
+    if value is None or value < 1 or value > 1000:
+        raise SettingError(f"--keyframe-every: must be a whole number 1 to 1000 (the network runs on every "
+                           f"K-th frame; 1: every frame); got {text!r}")
+    return value
+
+
 # -- capture -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class CaptureSettings(_Section):
@@ -598,10 +670,11 @@ class RunConfig:
     quiet: bool = False
     augment: AugmentSettings = field(default_factory=AugmentSettings)
     suppress: SuppressSettings = field(default_factory=SuppressSettings)
+    carry: CarrySettings = field(default_factory=CarrySettings)
 
     _SECTIONS = {"model": ModelSettings, "decode": DecodeConfig, "track": TrackerConfig,
                  "capture": CaptureSettings, "outputs": OutputSettings, "augment": AugmentSettings,
-                 "suppress": SuppressSettings}
+                 "suppress": SuppressSettings, "carry": CarrySettings}
 
     def __post_init__(self) -> None:
         for name, kind in self._SECTIONS.items():
@@ -683,5 +756,5 @@ __all__ = [
     "ACCURACY", "ACCURACY_MODES", "ANGLE_JOINTS", "AugmentSettings", "BACKENDS", "CaptureSettings", "DecodeConfig", "ModelSettings", "OPENPOSE_RULES", "OSC_MODES",
     "OutputSettings", "PRECISIONS", "RULES", "RULE_NAMES", "RunConfig", "SMOOTHERS", "SettingError",
     "TFPOSE_RULES", "TrackerConfig", "accuracy_preset", "decode_rules", "AUTO_SIZE",
-    "LIMB_ACTIONS", "SUPPRESS_OFF", "SuppressSettings",
+    "LIMB_ACTIONS", "SUPPRESS_OFF", "SuppressSettings", "CARRY_MODES", "CarrySettings", "keyframe_every",
 ]

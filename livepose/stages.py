@@ -2,6 +2,8 @@
 
     letterbox -> inference -> decode -> track -> render
     LetterboxStage  InferenceStage  DecodeStage  TrackStage  RenderStage
+                                    CarryStage (the frames the network skips, --keyframe-every:
+                                    livepose.carry; the tracker takes its keypoints)
                     (AugmentedInferenceStage: the accuracy mode, several runs fused)
                                     (then the false people suppressed: livepose.suppress)
 
@@ -28,9 +30,10 @@ from livepose.errors import ModelError
 from livepose.inference import check_stride, output_maps
 from livepose.preprocess import Letterboxer
 from livepose.render import render_result
-from livepose.settings import AugmentSettings, DecodeConfig, SuppressSettings, TrackerConfig
+from livepose.carry import CarryStage, carried_people
+from livepose.settings import AugmentSettings, CarrySettings, DecodeConfig, SuppressSettings, TrackerConfig
 from livepose.suppress import Suppressor
-from livepose.types import Frame, FrameResult, Letterbox, NetOutput, People, Poses, StageTimings
+from livepose.types import Carried, Frame, FrameResult, Letterbox, NetOutput, People, Poses, StageTimings
 
 
 class LetterboxStage:
@@ -264,6 +267,14 @@ class TrackStage:
             return People.detected(poses)
         return People.from_tracks(self.tracker.update(poses, timestamp))
 
+    def carry(self, carried: Carried, timestamp: float, noise: float) -> People:
+        """A carried frame (:mod:`livepose.carry`): the tracker takes the carried keypoints as
+        measurements ``noise`` times noisier than a detection's (no new tracks); without a tracker the
+        carried keypoints are the people."""
+        if self.tracker is None:
+            return carried_people(carried)
+        return People.from_tracks(self.tracker.update_carried(carried, timestamp, noise=noise))
+
 
 class RenderStage:
     """Draws each frame's skeletons once, for every output that shows or writes pictures, into a
@@ -295,6 +306,7 @@ class Stages:
     decode: DecodeStage
     track: TrackStage
     render: RenderStage | None = None
+    carry: CarryStage | None = None
 
     @property
     def card(self) -> ModelCard:
@@ -343,7 +355,8 @@ def with_picture(result: FrameResult, render: RenderStage) -> FrameResult:
 def make_stages(network, *, size: tuple[int, int] | None = None, decode: DecodeConfig | None = None,
                 track: TrackerConfig | None = None, tracking: bool = False, render: bool = False,
                 batch: int = 1, letterbox_ring: int = 1, output_ring: int = 1, picture_ring: int = 2,
-                augment: AugmentSettings | None = None, suppress: SuppressSettings | None = None) -> Stages:
+                augment: AugmentSettings | None = None, suppress: SuppressSettings | None = None,
+                carry: CarrySettings | None = None) -> Stages:
     """A set of stages around a loaded ``network`` (which may be shared with other sets).
     ``augment``: the accuracy mode (:class:`AugmentedInferenceStage`) when it asks for more than
     the one plain run; None or ``AugmentSettings()``: :class:`InferenceStage`.  ``suppress``: the
@@ -361,4 +374,5 @@ def make_stages(network, *, size: tuple[int, int] | None = None, decode: DecodeC
         decode=DecodeStage(card, decode, suppress),
         track=TrackStage(card.parts, track, enabled=tracking, mirror=card.flip.parts if card.flip else None),
         render=RenderStage(card.limbs, ring=picture_ring) if render else None,
+        carry=CarryStage(carry) if carry is not None and carry.active else None,
     )

@@ -148,6 +148,39 @@ class Poses:
 
 
 @dataclass(frozen=True)
+class Carried:
+    """The people of the last result moved to a frame the network did not see (:mod:`livepose.carry`).
+
+    ``poses``: N rows, the last result's people in its order, with ``xy`` where each keypoint was
+    carried to (NaN where lost: failed tracking, out of the frame, occluded, too long without
+    the network), ``conf`` the confidence it had (0 where lost) and ``score`` as before.
+    ``ids``: (N,) int64 the people's track ids (None without tracking).  ``cut``: more than the
+    settings' ``cut_fraction`` of the points were lost at once (a cut or a flash): every keypoint
+    is lost and the next frame should run the network.
+    """
+
+    poses: Poses
+    ids: np.ndarray | None = None
+    cut: bool = False
+
+    def __post_init__(self) -> None:
+        if self.ids is not None and self.ids.shape != (len(self.poses),):
+            raise ValueError(f"Carried: ids of shape {self.ids.shape} for {len(self.poses)} poses")
+
+    def __len__(self) -> int:
+        return len(self.poses)
+
+    @property
+    def visible(self) -> np.ndarray:
+        """(N, P) bool: the keypoints carried (not lost)."""
+        return self.poses.visible
+
+    @classmethod
+    def empty(cls, part_names: tuple[str, ...], *, tracked: bool = True) -> "Carried":
+        return cls(Poses.empty(part_names), np.zeros(0, np.int64) if tracked else None)
+
+
+@dataclass(frozen=True)
 class Frame:
     """One picture from a source.
 
@@ -189,6 +222,10 @@ class Tracks:
     ``state``: (T,) int8 TRACK_TENTATIVE or TRACK_CONFIRMED.
     ``det_index``: (T,) int32 row of this frame's Poses the track took.
     ``score``: (T,) float32 the detection's score.
+    ``carried``: (T, P) bool or None: on a carried frame (:mod:`livepose.carry`, the network not run)
+    the joints whose ``xy_raw`` and ``conf`` were carried from the last frame by optical flow (the
+    tracker took them as measurements with more noise); ``det_index`` is then -1.  None: a network
+    frame (every measurement is a detection's).
 
     Every per-part array is in the track's own left/right labelling: where the tracker's vote
     says the network labelled the person mirrored this frame (:mod:`livepose.track.tracker`),
@@ -204,11 +241,14 @@ class Tracks:
     det_index: np.ndarray
     score: np.ndarray
     part_names: tuple[str, ...]
+    carried: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         t, p = len(self.ids), len(self.part_names)
         shapes = {"xy": (t, p, 2), "xy_raw": (t, p, 2), "conf": (t, p), "predicted": (t, p), "state": (t,),
                   "det_index": (t,), "score": (t,)}
+        if self.carried is not None:
+            shapes["carried"] = (t, p)
         for name, shape in shapes.items():
             if getattr(self, name).shape != shape:
                 raise ValueError(f"Tracks.{name} has shape {getattr(self, name).shape}, expected {shape}")
@@ -246,6 +286,12 @@ class People:
     TRACK_TENTATIVE / TRACK_CONFIRMED; ``raw`` the detections as found (same rows); ``predicted_xy``
     (N, P, 2) float32 the tracker's prediction for joints not measured this frame, NaN elsewhere.
     Without tracking these four are None.
+
+    Carrying (:mod:`livepose.carry`, the network on every k-th frame only): ``keyframe`` False on a
+    frame the network did not see; ``carried`` (N, P) bool the keypoints of ``poses`` (and ``raw``)
+    that were carried there from the last frame by optical flow instead of measured by the network
+    (all False on a network frame).  ``carried`` None: carrying is off (every keypoint is the
+    network's).
     """
 
     poses: Poses
@@ -253,9 +299,13 @@ class People:
     state: np.ndarray | None = None
     raw: Poses | None = None
     predicted_xy: np.ndarray | None = None
+    carried: np.ndarray | None = None
+    keyframe: bool = True
 
     def __post_init__(self) -> None:
         n = len(self.poses)
+        if self.carried is not None and self.carried.shape != (n, len(self.poses.part_names)):
+            raise ValueError(f"People: carried has shape {self.carried.shape}, expected {(n, len(self.poses.part_names))}")
         given = [x is not None for x in (self.ids, self.state, self.raw, self.predicted_xy)]
         if any(given) and not all(given):
             raise ValueError("People: ids, state, raw and predicted_xy come together (tracking) or not at all")
@@ -283,11 +333,14 @@ class People:
 
     @classmethod
     def from_tracks(cls, tracks: Tracks) -> "People":
-        """Tracked people from the tracker's view of a frame."""
+        """Tracked people from the tracker's view of a frame (a carried frame when ``tracks.carried``
+        is given: ``keyframe`` False)."""
         predicted = tracks.predicted & np.isfinite(tracks.xy[..., 0])
         predicted_xy = np.where(predicted[..., None], tracks.xy, np.float32(np.nan)).astype(np.float32)
         raw = Poses(xy=tracks.xy_raw, conf=tracks.conf, score=tracks.score, part_names=tracks.part_names)
-        return cls(tracks.smoothed_poses(), ids=tracks.ids, state=tracks.state, raw=raw, predicted_xy=predicted_xy)
+        carried = None if tracks.carried is None else tracks.carried & (tracks.conf > 0)
+        return cls(tracks.smoothed_poses(), ids=tracks.ids, state=tracks.state, raw=raw, predicted_xy=predicted_xy,
+                   carried=carried, keyframe=tracks.carried is None)
 
 
 @dataclass(frozen=True)
@@ -301,16 +354,18 @@ class StageTimings:
     decode: float = 0.0
     track: float | None = None
     render: float | None = None
+    carry: float | None = None
 
     @property
     def total(self) -> float:
-        return sum(v for v in (self.preprocess, self.inference, self.decode, self.track, self.render)
+        return sum(v for v in (self.preprocess, self.inference, self.decode, self.track, self.render, self.carry)
                    if v is not None)
 
     def as_dict(self) -> dict[str, float]:
         """Stage -> milliseconds, for the stages that ran."""
         return {k: v for k, v in (("preprocess", self.preprocess), ("inference", self.inference),
-                                  ("decode", self.decode), ("track", self.track), ("render", self.render))
+                                  ("decode", self.decode), ("carry", self.carry), ("track", self.track),
+                                  ("render", self.render))
                 if v is not None}
 
 

@@ -6,6 +6,7 @@ stalls is reopened with exponential backoff, each attempt reported through ``on_
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from typing import Any, Callable
@@ -90,6 +91,8 @@ class LiveSource(Source):
         self._progress_at = time.perf_counter()
         self._backoff_until = 0.0
         self._last_index = -1
+        self._taps: list[queue.Queue] = []  # consumers of every frame (tap())
+        self.tap_dropped = 0
 
         message = open_error or f"{self.label}: cannot be opened"
         try:
@@ -131,6 +134,33 @@ class LiveSource(Source):
         """Frames the reader has produced so far (taken + dropped + at most one waiting)."""
         with self._cond:
             return self._seq
+
+    def tap(self, maxsize: int = 64) -> queue.Queue:
+        """Every frame read from now on, for a consumer that needs them all besides the one that takes
+        only the newest (livepose.pipeline: carrying keypoints to every frame while the network
+        works on the newest).  Bounded: when it is full the oldest frame waiting is dropped (counted
+        in ``tap_dropped``).  None comes after the last frame (the source ended, failed or closed)."""
+        q: queue.Queue = queue.Queue(maxsize=max(1, maxsize))
+        with self._cond:
+            self._taps.append(q)
+            if self._slot is not None:
+                self._offer(q, self._slot)
+            if self._ended or self._error is not None or self._closed:
+                self._offer(q, None)
+        return q
+
+    def _offer(self, q: queue.Queue, item) -> None:
+        """Put without blocking the reader (called with the lock held): the oldest waiting goes."""
+        while True:
+            try:
+                q.put_nowait(item)
+                return
+            except queue.Full:
+                try:
+                    q.get_nowait()
+                    self.tap_dropped += 1
+                except queue.Empty:
+                    pass
 
     # -- reader side
 
@@ -203,6 +233,8 @@ class LiveSource(Source):
             if self._t0 is None:
                 self._t0 = now
             self._slot = Frame(self._seq, now - self._t0, now, image)
+            for q in self._taps:
+                self._offer(q, self._slot)
             self._seq += 1
             self._got_first = True
             self._attempts = 0
@@ -219,6 +251,8 @@ class LiveSource(Source):
             else:
                 self._ended = True
                 self.stopped_early = _shortfall(self.label, self._seq, self.frame_count)
+            for q in self._taps:
+                self._offer(q, None)
             self._cond.notify_all()
 
     def _reconnect(self, gen: int, reason: str) -> Any:
@@ -298,6 +332,8 @@ class LiveSource(Source):
             self._closed = True
             self._gen += 1
             self._stop.set()
+            for q in self._taps:
+                self._offer(q, None)
             self._slot = None
             self._cond.notify_all()
             threads = list(self._threads)

@@ -90,6 +90,7 @@ def evaluate_tracking(
     fps: float | None = None,
     on_frame: Callable[[str, int, float], None] | None = None,
     offline: OfflineSmoothing | None = None,
+    carry=None,
 ) -> tuple[dict, list[dict]]:
     """Run the pipeline of ``estimator`` with a fresh tracker per video over an annotated set and
     score the tracks.
@@ -104,6 +105,9 @@ def evaluate_tracking(
     track's raw measured keypoints are smoothed offline (forward and backward, short gaps
     filled: :func:`~livepose.track.offline.smooth_people`) and everything is scored on those
     keypoints instead of the live filter's (the report's ``smoothing`` says which).
+    ``carry`` (:class:`~livepose.settings.CarrySettings`): the network on every k-th frame only, the
+    frames between carried (:mod:`livepose.carry`); the report's ``carry`` says so, every frame is
+    scored.
 
     Returns (report, per-frame results); the report is JSON-serialisable, each per-frame result
     is {"sequence", "image_id", "file_name", "frame_id", "timestamp", "people": [PoseTrack-style
@@ -151,10 +155,13 @@ def evaluate_tracking(
             continue
         done = 0  # positions of the sequence scored so far
         held: list = []  # offline: the sequence's results, scored once it is smoothed
-        with PoseStream(source, estimator, tracker=tracker) as stream:
+        with PoseStream(source, estimator, tracker=tracker, carry=carry) as stream:
             for result in stream:
-                for name in STAGES:
-                    times[name].append(getattr(result.timings, name))
+                if result.people.keyframe:  # a carried frame ran no network stage
+                    for name in STAGES:
+                        times[name].append(getattr(result.timings, name))
+                elif result.timings.carry is not None:
+                    times.setdefault("carry", []).append(result.timings.carry)
                 if offline is not None:
                     held.append(result)
                     if on_frame:
@@ -192,6 +199,7 @@ def evaluate_tracking(
         "providers": estimator.network.providers,
         "tracker": tracker_cfg,
         "smoothing": _smoothing(tracker_cfg, offline),
+        "carry": carry.as_dict() if carry is not None and carry.active else None,
         "fps": rate,
         "fps_source": "given" if fps else f"default ({DEFAULT_FPS:g}; the annotations give none)",
         "num_sequences": len(seqs),

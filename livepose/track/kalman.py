@@ -145,12 +145,16 @@ class ConstantVelocityKalman:
         return kf_predict(mean, cov, dt, self.process_var(dt, size))
 
     def update(self, state: tuple, z: np.ndarray, measured: np.ndarray, fresh: np.ndarray,
-               conf: np.ndarray, size: np.ndarray) -> tuple:
-        """Update the ``measured`` joints; those also ``fresh`` start anew at the measurement."""
+               conf: np.ndarray, size: np.ndarray, noise: float = 1.0) -> tuple:
+        """Update the ``measured`` joints; those also ``fresh`` start anew at the measurement.
+        ``noise``: the measurements' noise (standard deviation) is this many times the usual (R
+        times its square: keypoints carried by optical flow, :mod:`livepose.carry`)."""
         mean, cov = state
         if mean.shape[0] == 0:
             return state
         r = self.measurement_var(conf, size)
+        if noise != 1.0:
+            r = r * (float(noise) ** 2)
         mean, cov = kf_update(mean, cov, z, r, measured & ~fresh)
         if fresh.any():
             m0, c0 = kf_initiate(z, r, np.broadcast_to(self.velocity_var(size)[:, None], r.shape))

@@ -50,7 +50,8 @@ class OneEuroSmoother:
         return x, dx, z_last, age + dt
 
     def update(self, state: tuple, z: np.ndarray, measured: np.ndarray, fresh: np.ndarray,
-               conf: np.ndarray, size: np.ndarray) -> tuple:
+               conf: np.ndarray, size: np.ndarray, noise: float = 1.0) -> tuple:
+        """(``noise`` is not used: the filter has no noise model.)"""
         x, dx, z_last, age = state
         if x.shape[0] == 0:
             return state

@@ -41,11 +41,12 @@ class Smoother(Protocol):
         ...
 
     def update(self, state: tuple, z: np.ndarray, measured: np.ndarray, fresh: np.ndarray,
-               conf: np.ndarray, size: np.ndarray) -> tuple:
+               conf: np.ndarray, size: np.ndarray, noise: float = 1.0) -> tuple:
         """Take the measurements ``z`` (T, P, 2) of the joints ``measured`` (T, P); joints also
         ``fresh`` (T, P) (no estimate yet) start anew at the measurement with zero velocity;
-        ``conf`` (T, P) the measurements' confidences.  Joints not measured keep their state
-        (whatever ``z`` holds there)."""
+        ``conf`` (T, P) the measurements' confidences; ``noise`` how many times noisier than a
+        network measurement they are (carried keypoints; a smoother without a noise model may
+        ignore it).  Joints not measured keep their state (whatever ``z`` holds there)."""
         ...
 
     def position(self, state: tuple) -> np.ndarray:
@@ -67,7 +68,7 @@ class NoSmoother:
         return state
 
     def update(self, state: tuple, z: np.ndarray, measured: np.ndarray, fresh: np.ndarray,
-               conf: np.ndarray, size: np.ndarray) -> tuple:
+               conf: np.ndarray, size: np.ndarray, noise: float = 1.0) -> tuple:
         return (np.where(measured[..., None], z, state[0]),)
 
     @staticmethod

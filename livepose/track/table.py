@@ -41,7 +41,8 @@ class TrackTable:
     ids: np.ndarray  # (T,) int64 track id
     state: np.ndarray  # (T,) int8 TRACK_TENTATIVE, TRACK_CONFIRMED or COASTING
     hits: np.ndarray  # (T,) int64 frames with a detection
-    unseen: np.ndarray  # (T,) float64 seconds since the track last took a detection
+    unseen: np.ndarray  # (T,) float64 seconds since the track last took a detection (or carried keypoints)
+    net_unseen: np.ndarray  # (T,) float64 seconds since the track last took a network detection
     size: np.ndarray  # (T,) float64 person size in pixels (sqrt of the box area)
     known: np.ndarray  # (T, P) bool joint has a usable estimate
     joint_age: np.ndarray  # (T, P) float64 seconds since the joint was last measured
@@ -59,6 +60,7 @@ class TrackTable:
             state=np.full(n, TRACK_TENTATIVE, np.int8),
             hits=np.zeros(n, np.int64),
             unseen=np.zeros(n, np.float64),
+            net_unseen=np.zeros(n, np.float64),
             size=np.zeros(n, np.float64),
             known=np.zeros((n, num_parts), np.bool_),
             joint_age=np.full((n, num_parts), np.inf),

@@ -55,6 +55,16 @@ Per frame (T tracks, D detections, P parts):
 5. Reported (:class:`~livepose.types.Tracks`): the tracks that took a detection this frame,
    in detection order; a coasting track is not reported.
 
+Carried frames (:meth:`PoseTracker.update_carried`, the network not run: :mod:`livepose.carry`):
+time passes as in 1., then each track of the last result takes its carried keypoints, found by
+id (no association, no new track, no hit counted: a track is only confirmed by the network), as
+measurements whose noise is ``noise`` times a detection's; a joint not carried is predicted.  A
+carried track counts as seen (it does not time out), but the association tolerance of step 2
+widens with the time since its last network detection, as if it had been unseen.
+Every track carried from is reported (its lost joints predicted; with nothing carried, every
+joint predicted), in the carried order, with ``carried`` set and ``det_index`` -1.  The next
+network frame is associated as usual, from predictions that took the carried keypoints.
+
 The tracker owns all state in one :class:`~livepose.track.table.TrackTable`, arrays whose first
 axis is the track (bounded by ``max_tracks``); nothing grows over a run.  Lifecycle:
 TRACK_TENTATIVE -> TRACK_CONFIRMED <-> COASTING (internal, :data:`.table.COASTING`) -> removed.
@@ -63,6 +73,7 @@ The smoothers (:mod:`.smoothers`) follow one protocol and keep their state in th
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -72,7 +83,7 @@ from livepose.track.assign import assign
 from livepose.track.cost import box_size, check_mirror, mirror_from_names, mirrored_pose_cost, pose_boxes
 from livepose.track.smoothers import make_smoother
 from livepose.track.table import COASTING, TrackTable
-from livepose.types import TRACK_CONFIRMED, TRACK_TENTATIVE, Poses, Tracks
+from livepose.types import TRACK_CONFIRMED, TRACK_TENTATIVE, Carried, Poses, Tracks
 
 
 class PoseTracker:
@@ -162,6 +173,7 @@ class PoseTracker:
         # 1. time passes: retire tracks unseen too long, predict the others.
         tab, smoother = self._table, self._smoother
         tab.unseen += dt
+        tab.net_unseen += dt
         tab.joint_age += dt
         tab.keep(tab.unseen <= cfg.max_lost_seconds)
         tab.det[:] = -1
@@ -176,7 +188,8 @@ class PoseTracker:
             predicted = smoother.expected(tab.filter)
             # A track seen once has no velocity yet: its tolerance widens at the speed a new person may have.
             spread = np.where(tab.hits <= 1, max(cfg.unseen_spread, cfg.init_speed), cfg.unseen_spread)
-            tolerance = tab.size * np.sqrt(cfg.oks_kappa**2 + (spread * tab.unseen) ** 2)
+            # widening with the time since the last network detection (carried keypoints are not one)
+            tolerance = tab.size * np.sqrt(cfg.oks_kappa**2 + (spread * tab.net_unseen) ** 2)
             t_boxes = pose_boxes(predicted, tab.known)
             cost, mirrored = mirrored_pose_cost(predicted, tab.known, d_xy, d_vis, tolerance, cfg.iou_weight,
                                                 gate=cfg.gate, track_boxes=t_boxes, det_boxes=d_boxes,
@@ -223,6 +236,7 @@ class PoseTracker:
             tab.det[t_rows] = det_rows[taken]
             tab.hits[t_rows] += 1
             tab.unseen[t_rows] = 0.0
+            tab.net_unseen[t_rows] = 0.0
             seen_state = np.where(tab.hits >= cfg.min_hits, TRACK_CONFIRMED, TRACK_TENTATIVE)
             unseen_state = np.where(tab.state == TRACK_TENTATIVE, TRACK_TENTATIVE, COASTING)
             tab.state = np.where(matched, seen_state, unseen_state).astype(np.int8)
@@ -248,6 +262,66 @@ class PoseTracker:
                 tab.append(self._births(new, det_rows, d_xy, d_vis, d_conf, d_size))
 
         return self._report(poses, det_vis)
+
+    def update_carried(self, carried: Carried, timestamp: float, *, noise: float = 1.5) -> Tracks:
+        """A frame the network did not see: ``carried`` (:class:`~livepose.types.Carried`, with ids)
+        the last result's people moved to it; ``noise`` the carried keypoints' measurement noise as a
+        multiple of a detection's (module docstring, carried frames)."""
+        cfg = self.config
+        if tuple(carried.poses.part_names) != self.part_names:
+            raise ValueError(f"carried poses have parts {carried.poses.part_names}, the tracker was made for "
+                             f"{self.part_names}")
+        if carried.ids is None:
+            raise ValueError("carried people need track ids")
+        timestamp = float(timestamp)
+        if not math.isfinite(timestamp):
+            raise ValueError(f"timestamp must be a finite number of seconds, got {timestamp}")
+        dt = cfg.min_dt if self._last_timestamp is None else max(timestamp - self._last_timestamp, cfg.min_dt)
+        self._last_timestamp = timestamp
+        tab, smoother = self._table, self._smoother
+        tab.unseen += dt
+        tab.net_unseen += dt
+        tab.joint_age += dt
+        tab.keep(tab.unseen <= cfg.max_lost_seconds)
+        tab.det[:] = -1
+        tab.det_swapped[:] = False
+        tab.filter = smoother.predict(tab.filter, dt, tab.size)
+        n_tracks, p = len(tab), len(self.part_names)
+        if n_tracks == 0 or len(carried) == 0:  # nobody to carry: still a carried frame
+            return dataclasses.replace(Tracks.empty(self.part_names), carried=np.zeros((0, p), np.bool_))
+        same = tab.ids[:, None] == carried.ids[None, :]  # (T, N): ids are unique on both sides
+        row_of = np.where(same.any(axis=0), same.argmax(axis=0), -1)  # each carried person's track row
+        found = np.flatnonzero(row_of >= 0)
+        rows = row_of[found]
+        c_xy = np.asarray(carried.poses.xy, np.float64)[found]
+        c_conf = np.fmax(np.asarray(carried.poses.conf, np.float64), 0.0)[found]
+        c_vis = (c_conf > 0.0) & np.isfinite(c_xy).all(axis=2)
+        z = np.full((n_tracks, p, 2), np.nan)
+        measured = np.zeros((n_tracks, p), np.bool_)
+        conf = np.zeros((n_tracks, p))
+        z[rows], measured[rows], conf[rows] = c_xy, c_vis, c_conf
+        fresh = measured & ~tab.known
+        tab.filter = smoother.update(tab.filter, z, measured, fresh, conf, tab.size, noise)
+        seen = np.zeros(n_tracks, np.bool_)
+        seen[rows] = c_vis.any(axis=1)
+        stale = tab.joint_age > cfg.joint_predict_seconds
+        tab.known = np.where(seen[:, None], measured | (tab.known & ~stale), tab.known)
+        tab.joint_age[measured] = 0.0
+        tab.unseen[seen] = 0.0
+        known = tab.known[rows]
+        pos = self._smoother.position(tuple(a[rows] for a in tab.filter))
+        return Tracks(
+            ids=tab.ids[rows].copy(),
+            xy=np.where(known[..., None], pos, np.nan).astype(np.float32),
+            xy_raw=np.where(c_vis[..., None], c_xy, np.nan).astype(np.float32),
+            conf=np.where(c_vis, c_conf, 0.0).astype(np.float32),
+            predicted=known & ~c_vis,
+            state=tab.state[rows].copy(),
+            det_index=np.full(len(rows), -1, np.int32),
+            score=np.asarray(carried.poses.score, np.float32)[found].copy(),
+            part_names=self.part_names,
+            carried=c_vis.copy(),
+        )
 
     def _births(self, new: np.ndarray, det_rows, d_xy, d_vis, d_conf, d_size) -> TrackTable:
         k = len(new)

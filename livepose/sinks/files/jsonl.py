@@ -17,6 +17,7 @@ def jsonl_document(info: StreamInfo, result) -> dict:
     """The JSON object for one frame (a FrameResult or its FrameRecord)."""
     record = record_of(result)
     ids, scores, keypoints = record.json_ids, record.json_scores, record.json_keypoints
+    carried = record.json_carried  # carrying on (--keyframe-every): which keypoints were carried
     people = []
     if record.tracked:
         # tracking on: "keypoints" are smoothed; the detection as found, and the joints
@@ -27,7 +28,7 @@ def jsonl_document(info: StreamInfo, result) -> dict:
     else:
         for n in range(len(record)):
             people.append({"id": ids[n], "score": scores[n], "keypoints": keypoints[n]})
-    return {
+    document = {
         "schema": JSONL_SCHEMA,
         "model": info.model,
         "frame": record.index,
@@ -36,6 +37,11 @@ def jsonl_document(info: StreamInfo, result) -> dict:
         "height": record.height,
         "people": people,
     }
+    if carried is not None:
+        document["keyframe"] = record.keyframe
+        for person, mask in zip(people, carried):
+            person["carried"] = mask
+    return document
 
 
 class JsonlSink(FileSink):

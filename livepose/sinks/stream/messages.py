@@ -45,13 +45,19 @@ def hello_document(info: StreamInfo) -> dict:
 
 def people_documents(result) -> list[dict]:
     """One dict per person: ``id`` (null without tracking), ``state`` (null without tracking),
-    ``score`` and ``keypoints`` (the smoothed ones with tracking on).  ``result``: a FrameResult
-    or its FrameRecord."""
+    ``score`` and ``keypoints`` (the smoothed ones with tracking on); with carrying on
+    (``--keyframe-every``) also ``carried``, 0/1 per keypoint.  ``result``: a FrameResult or its
+    FrameRecord."""
     record = record_of(result)
     ids, scores, keypoints = record.json_ids, record.json_scores, record.json_keypoints
     states = record.states or (None,) * len(record)
-    return [{"id": ids[n], "state": states[n], "score": scores[n], "keypoints": keypoints[n]}
-            for n in range(len(record))]
+    people = [{"id": ids[n], "state": states[n], "score": scores[n], "keypoints": keypoints[n]}
+              for n in range(len(record))]
+    carried = record.json_carried  # carrying on (--keyframe-every): 1 per keypoint carried by optical flow
+    if carried is not None:
+        for person, mask in zip(people, carried):
+            person["carried"] = mask
+    return people
 
 
 def capture_wall_time(captured_at: float) -> float:
@@ -72,7 +78,7 @@ def frame_document(result, people: list[dict] | None = None) -> dict:
         "width": record.width,
         "height": record.height,
         "people": people_documents(record) if people is None else people,
-    }
+    } | ({} if record.carried is None else {"keyframe": record.keyframe})
 
 
 def encode(document: dict) -> bytes:
