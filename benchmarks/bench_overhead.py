@@ -73,9 +73,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="the pipeline writes JSONL like livepose run --jsonl (default on)")
     ap.add_argument("--decoder-threads", type=int, metavar="N",
                     help="OPENCV_FFMPEG_THREADS=N for OpenCV's FFmpeg capture (default: unset, FFmpeg's own)")
-    ap.add_argument("--cv-threads", type=int, metavar="N", help="cv2.setNumThreads(N) (default: OpenCV's own)")
+    ap.add_argument("--cv-threads", type=int, metavar="N",
+                    help="OpenCV's thread pool: cv2.setNumThreads(N) and the run's capture.opencv_threads N "
+                         "(default: the run's own setting, 1)")
     ap.add_argument("--engine-threads", type=int, metavar="N", help="inference threads (livepose run --threads)")
-    ap.add_argument("--sample-ms", type=float, default=50.0, help="sampler period for native threads (default 50)")
+    ap.add_argument("--sample-ms", type=float, default=50.0,
+                    help="sampler period for native threads (default 50); 0: no sampler thread, so that only the "
+                         "run's own threads use the CPU (threads that end during a run are then not counted)")
     return ap.parse_args(argv)
 
 
@@ -205,12 +209,14 @@ class Sampler:
 
     def __enter__(self):
         self._take()
-        self._thread.start()
+        if self.period > 0:  # 0: no sampling thread (its CPU stays out of the run's figures)
+            self._thread.start()
         return self
 
     def __exit__(self, *exc):
         self._stop.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
         self._take()
 
 
@@ -561,7 +567,10 @@ def main(args: argparse.Namespace) -> int:
         name = f"{model or default_model} {backend} {precision}"
 
         def config_of(jsonl, key=key):
-            return run_config_for(video, len(frames), jsonl if args.jsonl else None, key, args.engine_threads)
+            config, command = run_config_for(video, len(frames), jsonl if args.jsonl else None, key, args.engine_threads)
+            if args.cv_threads is not None:  # the run sets OpenCV's pool itself (capture.opencv_threads, default 1)
+                config = config.with_(capture=config.capture.with_(opencv_threads=args.cv_threads))
+            return config, command
 
         config, command = config_of(Path("OUT.jsonl"))
         try:

@@ -286,6 +286,10 @@ def build(config: RunConfig, *, outputs: bool = True, on_event: Say | None = Non
             flip = getattr(estimator.card, "flip", None)  # its left/right pairs: mirror-tolerant matching
             tracker = PoseTracker(estimator.part_names, config.track, mirror=flip.parts if flip else None)
         render = any(getattr(s, "needs_picture", False) for s in made)
+        if config.capture.opencv_threads is not None:
+            import cv2
+
+            cv2.setNumThreads(config.capture.opencv_threads)
         from livepose.runner import OUTPUT_QUEUE
 
         stream = PoseStream(source, estimator, prefetch=config.capture.prefetch, max_frames=config.capture.max_frames,

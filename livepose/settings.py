@@ -533,6 +533,10 @@ class CaptureSettings(_Section):
     call.  ``prefetch``: frames read and letterboxed ahead (file sources).  ``max_age``: live
     sources, skip a frame older than this fraction of the frame interval when inference becomes
     free.  ``stall_timeout``, ``open_timeout`` (seconds) and ``max_reconnects``: live sources.
+    ``opencv_threads``: OpenCV's own thread pool during the run (``cv2.setNumThreads``, process
+    wide; letterbox resizing, carrying and drawing use it): 1 by default, the work on the caller's
+    thread, as its idle workers otherwise wake hundreds of times a frame and preempt the engine's
+    threads (benchmarks/bench_overhead.py); None leaves OpenCV's setting as it is.
     """
 
     _section = "capture"
@@ -547,6 +551,7 @@ class CaptureSettings(_Section):
     stall_timeout: float = 5.0
     open_timeout: float = 10.0
     max_reconnects: int = 5
+    opencv_threads: int | None = 1
 
     def __post_init__(self) -> None:
         if self.source is not None and not isinstance(self.source, str):
@@ -563,6 +568,7 @@ class CaptureSettings(_Section):
         c.number("stall_timeout", lambda v: v > 0.0, "> 0 seconds")
         c.number("open_timeout", lambda v: v > 0.0, "> 0 seconds")
         c.integer("max_reconnects", 0, 1000)
+        c.integer("opencv_threads", 1, 1024, optional=True)
         c.done()
 
 

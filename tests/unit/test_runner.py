@@ -100,3 +100,28 @@ def test_nothing_to_do_is_one_line(tmp_path):
 
     with pytest.raises(InputError, match="^nothing to do: --no-display and no output option"):
         build(RunConfig.from_overrides(source=str(CLIP), display=False))
+
+
+def test_a_run_leaves_the_cores_to_the_network_opencv_pool_of_one(estimator, tmp_path):
+    """capture.opencv_threads: OpenCV's pool set for the run (1 by default: its idle workers
+    otherwise preempt the engine's threads); None leaves it; 0 or a word is one setting error."""
+    import cv2
+
+    from livepose.build import build
+    from livepose.settings import CaptureSettings, RunConfig, SettingError
+
+    before = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(2)
+        for wanted, expected in ((None, 2), (1, 1), (3, 3)):
+            config = RunConfig.from_overrides(source=str(CLIP), jsonl=str(tmp_path / "a.jsonl"), max_frames=1,
+                                              opencv_threads=wanted, quiet=True)
+            run = build(config, estimator=estimator)
+            run.close()
+            assert cv2.getNumThreads() == expected
+        assert RunConfig().capture.opencv_threads == 1
+        for bad in (0, "two"):
+            with pytest.raises(SettingError, match="opencv_threads"):
+                CaptureSettings(opencv_threads=bad)
+    finally:
+        cv2.setNumThreads(before)
