@@ -152,14 +152,7 @@ class PoseTracker:
         cfg = self.config
         if tuple(poses.part_names) != self.part_names:
             raise ValueError(f"poses have parts {poses.part_names}, the tracker was made for {self.part_names}")
-        timestamp = float(timestamp)
-        if not math.isfinite(timestamp):
-            raise ValueError(f"timestamp must be a finite number of seconds, got {timestamp}")
-        if self._last_timestamp is None:
-            dt = cfg.min_dt
-        else:
-            dt = max(timestamp - self._last_timestamp, cfg.min_dt)
-        self._last_timestamp = timestamp
+        dt = self._step(timestamp)
 
         # Detections: a joint counts when its confidence is positive and its coordinates finite.
         det_xy = np.asarray(poses.xy, dtype=np.float64)
@@ -171,14 +164,8 @@ class PoseTracker:
         d_size = box_size(d_boxes, cfg.min_person_size)
 
         # 1. time passes: retire tracks unseen too long, predict the others.
+        self._time_passes(dt)
         tab, smoother = self._table, self._smoother
-        tab.unseen += dt
-        tab.net_unseen += dt
-        tab.joint_age += dt
-        tab.keep(tab.unseen <= cfg.max_lost_seconds)
-        tab.det[:] = -1
-        tab.det_swapped[:] = False
-        tab.filter = smoother.predict(tab.filter, dt, tab.size)
 
         # 2. association, established tracks first.
         n_tracks = len(tab)
@@ -273,19 +260,8 @@ class PoseTracker:
                              f"{self.part_names}")
         if carried.ids is None:
             raise ValueError("carried people need track ids")
-        timestamp = float(timestamp)
-        if not math.isfinite(timestamp):
-            raise ValueError(f"timestamp must be a finite number of seconds, got {timestamp}")
-        dt = cfg.min_dt if self._last_timestamp is None else max(timestamp - self._last_timestamp, cfg.min_dt)
-        self._last_timestamp = timestamp
+        self._time_passes(self._step(timestamp))
         tab, smoother = self._table, self._smoother
-        tab.unseen += dt
-        tab.net_unseen += dt
-        tab.joint_age += dt
-        tab.keep(tab.unseen <= cfg.max_lost_seconds)
-        tab.det[:] = -1
-        tab.det_swapped[:] = False
-        tab.filter = smoother.predict(tab.filter, dt, tab.size)
         n_tracks, p = len(tab), len(self.part_names)
         if n_tracks == 0 or len(carried) == 0:  # nobody to carry: still a carried frame
             return dataclasses.replace(Tracks.empty(self.part_names), carried=np.zeros((0, p), np.bool_))
@@ -322,6 +298,25 @@ class PoseTracker:
             part_names=self.part_names,
             carried=c_vis.copy(),
         )
+
+    def _step(self, timestamp: float) -> float:
+        """Seconds since the last frame (at least ``min_dt``; the first frame: ``min_dt``)."""
+        timestamp = float(timestamp)
+        if not math.isfinite(timestamp):
+            raise ValueError(f"timestamp must be a finite number of seconds, got {timestamp}")
+        last, self._last_timestamp = self._last_timestamp, timestamp
+        return self.config.min_dt if last is None else max(timestamp - last, self.config.min_dt)
+
+    def _time_passes(self, dt: float) -> None:
+        """``dt`` seconds pass: tracks unseen too long are retired, the others predicted."""
+        tab = self._table
+        tab.unseen += dt
+        tab.net_unseen += dt
+        tab.joint_age += dt
+        tab.keep(tab.unseen <= self.config.max_lost_seconds)
+        tab.det[:] = -1
+        tab.det_swapped[:] = False
+        tab.filter = self._smoother.predict(tab.filter, dt, tab.size)
 
     def _births(self, new: np.ndarray, det_rows, d_xy, d_vis, d_conf, d_size) -> TrackTable:
         k = len(new)
