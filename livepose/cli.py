@@ -365,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "(default: a blank canvas of the frame size)")
     from livepose.batch.command import add_parser as _add_batch_parser  # argparse only: --help stays fast
 
-    _add_batch_parser(sub, _add_model_options, _add_tracking_options)
+    _add_batch_parser(sub, _add_model_options, _add_tracking_options, _add_carry_options)
     return parser
 
 

@@ -33,7 +33,7 @@ class NoGpu(LiveposeError):
     exit_code = 1
 
 
-def add_parser(sub, add_model_options, add_tracking_options) -> argparse.ArgumentParser:
+def add_parser(sub, add_model_options, add_tracking_options, add_carry_options=None) -> argparse.ArgumentParser:
     """The ``batch`` subcommand (its model, decoding and tracking options are ``run``'s)."""
     p = sub.add_parser(
         "batch", help="many videos: each as livepose run would, on local workers or a Ray cluster, resumable",
@@ -87,6 +87,8 @@ def add_parser(sub, add_model_options, add_tracking_options) -> argparse.Argumen
                    help="Ray: GPUs each video's task reserves (default 0; 0.5 puts two videos on a GPU)")
     b.add_argument("--quiet", "-q", action="store_true", help="no progress, no summary; errors only")
     add_tracking_options(p)
+    if add_carry_options is not None:
+        add_carry_options(p)
     s = p.add_argument_group("source")
     s.add_argument("--max-frames", type=int, metavar="N", help="stop each video after N frames")
     s.add_argument("--batch", type=int, default=1, metavar="N",
@@ -211,7 +213,7 @@ def base_config(args, threads: int):
         tracking=not args.no_track,
         capture=S.CaptureSettings(source=None, max_frames=args.max_frames, batch=args.batch),
         outputs=S.OutputSettings(display=False, angles=cli._angles(args.angles)), quiet=True,
-        augment=cli.augment_settings(args), suppress=cli.suppress_settings(args))
+        augment=cli.augment_settings(args), suppress=cli.suppress_settings(args), carry=cli.carry_settings(args))
 
 
 def _label(job) -> str:

@@ -228,6 +228,22 @@ def test_offline_smoothing_and_angles_as_livepose_run_gives_them(tmp_path, capsy
     assert not (tmp_path / "no").exists()
 
 
+def test_keyframe_every_as_livepose_run_gives_it(tmp_path, capsys, clips):
+    """--keyframe-every 3 (the network on every third frame, keypoints carried between) reaches
+    the videos: the same files as livepose run --keyframe-every 3; a bad K is one line."""
+    extra = ("--keyframe-every", "3")
+    ran = run_outputs(clips[1], tmp_path / "ran", extra)
+    assert '"keyframe":false' in (ran / "x.jsonl").read_text()  # carried frames are marked
+    out = tmp_path / "results"
+    code, _, err = run_cli(capsys, "batch", clips[1], "--out", out, "--jsonl", "--coco", "--csv", "--workers", "1",
+                           *COMMON, *extra)
+    assert code == 0, err
+    assert_same_outputs(ran, out / clips[1].stem, clips[1].stem)
+    code, _, err = run_cli(capsys, "batch", clips[1], "--out", tmp_path / "no", "--keyframe-every", "0")
+    assert code == 2 and "--keyframe-every" in error_line(err)
+    assert not (tmp_path / "no").exists()
+
+
 def test_bad_inputs_are_one_line_and_write_nothing(tmp_path, capsys):
     out = tmp_path / "out"
     for inputs, message in (((tmp_path / "none" / "*.mp4",), "the pattern matches no video file"),
