@@ -339,20 +339,6 @@ class NetTimer:
         self.network.__dict__.pop("run_raw", None)
 
 
-def read_frames(path: Path, limit: int):
-    import cv2
-
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while len(frames) < limit:
-        ok, image = cap.read()
-        if not ok:
-            break
-        frames.append(image)
-    cap.release()
-    return frames
-
-
 def prepare(estimator, frames):
     from livepose.preprocess import Preprocessor
 
@@ -555,6 +541,9 @@ def main(args: argparse.Namespace) -> int:
     from livepose.card import load_card
 
     default_model = load_card(None, None).name
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_pipeline import read_frames  # the same first N frames bench_pipeline reads
+
     frames = read_frames(video, args.frames)
     LOG.step("frames read for A")
     if not frames:
