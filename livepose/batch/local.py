@@ -61,14 +61,21 @@ def run_local(jobs: Sequence[Job], *, workers: int, retries: int, on_result: Cal
     pool = make_pool()
     try:
         while pending or in_flight:
+            broken = False
             while pending and len(in_flight) < workers:
                 job = pending.popleft()
+                try:
+                    future = pool.submit(run_job, job)
+                except BrokenProcessPool:  # a worker died since the last wait: not this video's fault
+                    pending.appendleft(job)
+                    broken = True
+                    break
                 attempts[job.video] += 1
-                in_flight[pool.submit(run_job, job)] = job
-            done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
-            broken = False
-            for future in done:
-                broken |= _collect(future, in_flight.pop(future), attempts, settle)
+                in_flight[future] = job
+            if not broken:
+                done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+                for future in done:
+                    broken |= _collect(future, in_flight.pop(future), attempts, settle)
             if broken:  # every future still in flight fails with it: collect them, then a new pool
                 for future in list(in_flight):
                     future.exception()  # waits until the pool has marked it

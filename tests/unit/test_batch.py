@@ -348,3 +348,51 @@ def test_progress_lines_off_a_terminal_and_a_bar_on_one():
     BatchProgress(1, quiet=True, stream=quiet).done(job, {"status": "done", "frames": 1, "seconds": 1.0, "fps": 1.0,
                                                           "people_per_frame": 0.0, "distinct_ids": 0})
     assert quiet.getvalue() == ""
+
+
+def test_a_pool_broken_at_submit_retries_the_lost_video_and_charges_nothing_to_the_next(monkeypatch):
+    """The race CI hit: one worker is SIGKILLed while another finishes, and the next submit finds
+    the pool already broken.  The video in flight counts one attempt and is retried; the video
+    being submitted is not charged and runs on the new pool."""
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+    from types import SimpleNamespace
+
+    from livepose.batch import local
+
+    def ok(job):
+        return {"video": job.video, "status": "done", "error": ""}
+
+    pools = []
+
+    class Pool:
+        def __init__(self, **kwargs):
+            self.first = not pools
+            self.hung: list[Future] = []
+            pools.append(self)
+
+        def submit(self, fn, job):
+            future = Future()
+            if not self.first or job.video == "a":
+                future.set_result(fn(job))
+            elif job.video == "b":  # its worker will die
+                self.hung.append(future)
+            else:  # the worker running b died: the pool is broken before c is sent
+                for hung in self.hung:
+                    hung.set_exception(BrokenProcessPool("a child process terminated abruptly"))
+                raise BrokenProcessPool("a child process terminated abruptly")
+            return future
+
+        def shutdown(self, wait=True, cancel_futures=False):
+            pass
+
+    monkeypatch.setattr(local, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(local, "run_job", ok)
+    jobs = [SimpleNamespace(video=v, stem=v) for v in "abc"]
+    results, retried = {}, []
+    local.run_local(jobs, workers=2, retries=1, on_result=lambda j, r: results.__setitem__(j.video, r),
+                    on_retry=lambda j, r: retried.append((j.video, r["error"])))
+    assert {v: (r["status"], r["attempts"]) for v, r in results.items()} == {
+        "a": ("done", 1), "b": ("done", 2), "c": ("done", 1)}
+    assert retried == [("b", local.DIED)]
+    assert len(pools) == 2
