@@ -135,8 +135,22 @@ class BaseNetwork:
 
     def warm_up(self, net_size: tuple[int, int]) -> "NetOutput":
         """Run once on a blank input of ``net_size`` (w, h), checking the card against real outputs
-        (:meth:`warm_up_raw`); the maps with a letterbox that covers the whole input."""
+        (:meth:`warm_up_raw`); the maps with a letterbox that covers the whole input.
+
+        Once per input size and engine session: a later call at a size already warmed (the next
+        video of a batch worker, the next stream of a program that keeps its estimator) runs
+        nothing and gives copies of the first call's maps, so that the stream's decoder warm-up
+        still gets maps of the right shape.  :meth:`_forget_warm_up` is called when the session is
+        made again."""
         from livepose.types import Letterbox
 
-        w, h = net_size
-        return self.outputs_to_maps(self.warm_up_raw(net_size), Letterbox(image_size=(w, h), net_size=(w, h), scale=1.0))
+        w, h = key = (int(net_size[0]), int(net_size[1]))
+        warmed = self.__dict__.setdefault("_warmed", {})
+        if key not in warmed:
+            warmed[key] = {name: np.array(a, copy=True) for name, a in self.warm_up_raw(key).items()}
+        outputs = {name: a.copy() for name, a in warmed[key].items()}
+        return self.outputs_to_maps(outputs, Letterbox(image_size=(w, h), net_size=(w, h), scale=1.0))
+
+    def _forget_warm_up(self) -> None:
+        """The engine session was made again (e.g. TensorRT for another input size): warm up anew."""
+        self.__dict__.pop("_warmed", None)

@@ -149,6 +149,7 @@ class Network(BaseNetwork):
             return
         self._profile = profile
         self._open_session()
+        self._forget_warm_up()
 
     def fallback_warning(self) -> str | None:
         """One line for the user when a GPU provider did not load and the run goes on without it

@@ -240,6 +240,24 @@ def test_warm_up_gives_maps_on_the_cards_grid(engine, net_size):
     assert out.stride == card.stride and out.letterbox.net_size == net_size
 
 
+def test_warm_up_runs_once_per_input_size(engine, monkeypatch):
+    """A second stream at a size already warmed (the next video of a batch worker) runs nothing: the
+    same maps again, as copies of their own; another size runs the engine again."""
+    _, net = engine
+    calls = []
+    run_raw = net.run_raw
+    monkeypatch.setattr(net, "run_raw", lambda tensor: calls.append(tensor.shape) or run_raw(tensor))
+    size = (208, 144)  # a size no other test warms
+    first = net.warm_up(size)
+    again = net.warm_up(size)
+    assert len(calls) == 1
+    assert np.array_equal(first.heatmaps, again.heatmaps) and np.array_equal(first.pafs, again.pafs)
+    again.heatmaps[...] = -1.0  # a stream's decoder may write into what it was given
+    assert not np.array_equal(net.warm_up(size).heatmaps, again.heatmaps)
+    net.warm_up((144, 208))
+    assert len(calls) == 2
+
+
 def test_outputs_stay_valid_after_the_next_call(engine, tensors):
     _, net = engine
     first = net.run_raw(tensors[0])
