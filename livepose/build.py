@@ -132,10 +132,12 @@ def check_output_paths(config: RunConfig, *, warn: Say | None = None) -> None:
 
 
 def build_outputs(outputs: OutputSettings, source_name: str, *, warn: Say | None = None,
-                  announce: Say | None = None) -> list:
+                  announce: Say | None = None, carrying: bool = False) -> list:
     """The outputs asked for, in a fixed order: files (video, JSONL, OpenPose JSON, COCO, CSV),
     network outputs (WebSocket, OSC, UDP), then the overlay window (asked for, or the default
-    when nothing else is)."""
+    when nothing else is).  ``carrying``: the run carries keypoints between network frames
+    (``config.carry.active``): the CSV gets its ``carried`` column (its header is written before
+    any frame; the other outputs see it in each frame's record)."""
     from livepose import sinks as S
 
     made: list = []
@@ -148,7 +150,7 @@ def build_outputs(outputs: OutputSettings, source_name: str, *, warn: Say | None
     if outputs.coco:
         made.append(S.CocoSink(outputs.coco))
     if outputs.csv:
-        made.append(S.CsvSink(outputs.csv))
+        made.append(S.CsvSink(outputs.csv, carrying=carrying))
     if outputs.ws is not None:
         from livepose.sinks.stream.server import WebSocketSink
 
@@ -247,7 +249,8 @@ def build(config: RunConfig, *, outputs: bool = True, on_event: Say | None = Non
         check_output_paths(config, warn=warn)
     source = open_capture(config.capture, on_event=on_event)
     try:
-        made = build_outputs(config.outputs, source.name, warn=warn, announce=announce) if outputs else []
+        made = build_outputs(config.outputs, source.name, warn=warn, announce=announce,
+                             carrying=config.carry.active) if outputs else []
         auto = config.model.size == AUTO_SIZE
         if estimator is None:
             estimator = build_estimator(config.model.with_(size=None) if auto else config.model, config.decode,

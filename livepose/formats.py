@@ -31,13 +31,19 @@ def openpose_document(source, person_ids: np.ndarray | None = None) -> dict:
     """OpenPose's per-frame JSON (version 1.3): one entry per person, flat x, y, c triples in the
     network's part order, missing parts as 0, 0, 0; ``person_id`` -1 when there are no ids.
 
+    Carrying on (the record's ``carried`` given, ``--keyframe-every`` K > 1), two additions
+    OpenPose's readers skip: per person ``pose_keypoints_2d_carried``, 0/1 per keypoint in the same
+    order (1: carried by optical flow; 0: measured by the network, or missing), and the document's
+    ``livepose_keyframe`` (false on a frame the network did not see).
+
     ``source``: a FrameRecord, a FrameResult, or Poses (then ``person_ids`` may be given)."""
     record = _record(source, person_ids)
     n, p = len(record), len(record.part_names)
     flat = record.xyc.reshape(n, 3 * p).tolist()
+    carried = record.json_carried
     people = []
     for k in range(n):
-        people.append({
+        person = {
             "person_id": [-1 if record.ids is None else int(record.ids[k])],
             "pose_keypoints_2d": [round(v, OPENPOSE_DIGITS) for v in flat[k]],
             "face_keypoints_2d": [],
@@ -47,8 +53,14 @@ def openpose_document(source, person_ids: np.ndarray | None = None) -> dict:
             "face_keypoints_3d": [],
             "hand_left_keypoints_3d": [],
             "hand_right_keypoints_3d": [],
-        })
-    return {"version": OPENPOSE_JSON_VERSION, "people": people}
+        }
+        if carried is not None:
+            person["pose_keypoints_2d_carried"] = carried[k]
+        people.append(person)
+    document = {"version": OPENPOSE_JSON_VERSION, "people": people}
+    if carried is not None:
+        document["livepose_keyframe"] = record.keyframe
+    return document
 
 
 def coco17_index(part_names: tuple[str, ...]) -> list[int]:
@@ -70,13 +82,18 @@ def coco_results(source, image_id: int) -> list[dict]:
 
     Each keypoint is x, y, v with v = 1 where found (COCO's evaluation ignores v in results)
     and 0, 0, 0 where missing.  ``source``: a FrameRecord, a FrameResult or Poses.
+
+    Carrying on (the record's ``carried`` given, ``--keyframe-every`` K > 1), two more keys per entry
+    (COCO's tools ignore them): ``carried``, 0/1 per keypoint in COCO-17 order (1: carried by optical
+    flow; 0: measured by the network, or missing), and ``keyframe``, the frame's (false on a frame
+    the network did not see).
     """
     record = _record(source)
     kp, seen = _coco17_xyc(record)
     kp[..., 2] = seen
     rows = kp.reshape(len(record), 51).tolist()
     scores = record.score.tolist()
-    return [
+    entries = [
         {
             "image_id": int(image_id),
             "category_id": 1,
@@ -85,6 +102,13 @@ def coco_results(source, image_id: int) -> list[dict]:
         }
         for n in range(len(record))
     ]
+    if record.carried is not None and entries:
+        index = coco17_index(record.part_names)
+        carried = (record.carried & record.seen)[:, index].astype(np.int8).tolist()
+        for entry, mask in zip(entries, carried):
+            entry["carried"] = mask
+            entry["keyframe"] = record.keyframe
+    return entries
 
 
 def posetrack_people(source, image_id) -> list[dict]:

@@ -276,7 +276,8 @@ def build_offline(config: RunConfig, smoothing: OfflineSmoothing | None = None, 
             name = getattr(run.source, "label", None) or config.capture.source
             raise InputError(f"{OPTION} smooths a whole file before writing it; {name} is a live source (a camera "
                              f"or a stream): use --smoother kalman")
-        outputs = build_outputs(config.outputs, run.source.name, warn=warn, announce=announce)
+        outputs = build_outputs(config.outputs, run.source.name, warn=warn, announce=announce,
+                                carrying=config.carry.active)
     except BaseException:
         run.close()
         raise

@@ -53,11 +53,15 @@ def draw_poses(
     limbs: np.ndarray,
     person_ids: np.ndarray | None = None,
     thickness: int | None = None,
+    carried: np.ndarray | None = None,
 ) -> np.ndarray:
     """Draw ``poses`` onto ``image`` (BGR uint8, in place) and return it.
 
     Without ids each limb has its own colour (OpenPose's look); with ids each person is
-    drawn in its id's colour and labelled with the id above the head.
+    drawn in its id's colour and labelled with the id above the head.  ``carried``: (N, P) bool
+    (carrying on, :mod:`livepose.carry`): a keypoint carried by optical flow is drawn as a ring
+    (a hollow circle of radius ``thickness + 1`` pixels, in the dot's colour) instead of a
+    filled dot; the limbs are drawn as always.
     """
     h, w = image.shape[:2]
     if thickness is None:
@@ -66,9 +70,12 @@ def draw_poses(
     colours = limb_colours(len(limbs))
     shift = 4  # sub-pixel drawing: coordinates in 1/16 pixel
     scale = float(1 << shift)
+    # cv2's shift applies to the radius too: both in 1/16 pixel
+    dot, ring, ring_width = int(radius * scale), int(radius * scale), max(2, thickness // 2)
     for n in range(len(poses)):
         xy = poses.xy[n]
         vis = poses.visible[n] & np.isfinite(xy).all(1)  # the records' convention: present = conf > 0 and finite
+        hollow = carried[n] if carried is not None else None
         colour = id_colour(int(person_ids[n])) if person_ids is not None else None
         for k, (a, b) in enumerate(limbs):
             if vis[a] and vis[b]:
@@ -77,7 +84,10 @@ def draw_poses(
                 cv2.line(image, pa, pb, colour or colours[k], thickness, cv2.LINE_AA, shift)
         for p in np.flatnonzero(vis):
             centre = (int(xy[p, 0] * scale), int(xy[p, 1] * scale))
-            cv2.circle(image, centre, radius, colour or (255, 255, 255), -1, cv2.LINE_AA, shift)
+            if hollow is not None and hollow[p]:
+                cv2.circle(image, centre, ring, colour or (255, 255, 255), ring_width, cv2.LINE_AA, shift)
+            else:
+                cv2.circle(image, centre, dot, colour or (255, 255, 255), -1, cv2.LINE_AA, shift)
         if person_ids is not None and vis.any():
             top = int(np.argmin(np.where(vis, xy[:, 1], np.inf)))
             org = (int(xy[top, 0]) - 8, max(20, int(xy[top, 1]) - 14))
@@ -89,8 +99,9 @@ def draw_poses(
 
 def draw_people(image: np.ndarray, people: People, limbs: np.ndarray, thickness: int | None = None) -> np.ndarray:
     """Draw a frame's people onto ``image`` (in place) and return it: in their ids' colours with
-    the ids as labels when tracked, else with one colour per limb (:func:`draw_poses`)."""
-    return draw_poses(image, people.poses, limbs, people.ids, thickness)
+    the ids as labels when tracked, else with one colour per limb (:func:`draw_poses`); with
+    carrying on (``people.carried``) the keypoints carried by optical flow as rings."""
+    return draw_poses(image, people.poses, limbs, people.ids, thickness, carried=people.carried)
 
 
 def render_result(canvas: np.ndarray | None, result: FrameResult, limbs: np.ndarray) -> np.ndarray:

@@ -22,7 +22,8 @@ from livepose.sinks.base import Sink
 
 _WHERE = {
     # files
-    "CSV_HEADER": "files", "JSONL_SCHEMA": "files", "VIDEO_FOURCC": "files", "CocoSink": "files",
+    "CSV_HEADER": "files", "CSV_CARRIED_HEADER": "files", "JSONL_SCHEMA": "files", "VIDEO_FOURCC": "files",
+    "CocoSink": "files",
     "CsvSink": "files", "ImageSink": "files", "JsonlSink": "files", "OpenPoseJsonSink": "files",
     "VideoSink": "files", "prepare_file": "files", "prepare_folder": "files", "write_json_atomic": "files",
     "write_bytes_atomic": "files",

@@ -36,6 +36,9 @@ The result has the same rows as the input (no person is added to or removed from
 states, scores and raw detections are unchanged): ``poses`` holds the offline-smoothed
 coordinates of the joints measured in the frame (the confidences as measured), ``predicted_xy``
 the gap-filled joints of the frame (NaN elsewhere), in place of the live filter's values.
+With carrying on (``--keyframe-every``) each frame keeps its ``keyframe`` and ``carried``: the
+mask follows the written joints (the same left/right labelling as ``poses``), True where a
+written joint was carried by optical flow.
 """
 
 from __future__ import annotations
@@ -251,6 +254,9 @@ def smooth_people(people: Sequence[People], timestamps, config: TrackerConfig | 
     new_xy = [None if not p.tracked else np.array(p.poses.xy, dtype=np.float32) for p in people]
     new_pred = [None if not p.tracked else np.full_like(p.predicted_xy, np.nan, dtype=np.float32) for p in people]
     new_conf = [None if not p.tracked else np.array(p.poses.conf, dtype=np.float32) for p in people]
+    # carrying on: the keypoints carried by optical flow (``People.carried``, in the raw labelling)
+    new_carried = [None if not p.tracked or p.carried is None else np.array(p.carried, dtype=np.bool_)
+                   for p in people]
     ids = list(tracks)
     spans = [(int(tracks[i][0][0]), int(tracks[i][0][-1])) for i in ids]
     for group in _groups(spans, n_parts):
@@ -261,6 +267,7 @@ def smooth_people(people: Sequence[People], timestamps, config: TrackerConfig | 
         conf = np.zeros((n_t, m, n_parts))
         size = np.full((n_t, m), np.nan)
         perms = []  # per track, per reported frame: its parts in the track's first labelling
+        perms_in = []  # per track, per reported frame: its raw parts into the first labelling
         for j, g in enumerate(group):
             frames, rows = tracks[ids[g]]
             raw_xy = np.stack([np.asarray(people[k].raw.xy[n], np.float64) for k, n in zip(frames, rows)])
@@ -276,6 +283,7 @@ def smooth_people(people: Sequence[People], timestamps, config: TrackerConfig | 
             flipped = _labellings(raw_xy, ok, sz, mirror)
             swap = mirror if mirror is not None else ident
             perm = np.where(flipped[:, None], swap, ident)  # each frame's raw into the first frame's labelling
+            perms_in.append(perm)
             # ... and back into the labelling written: the raw one, but for runs too short to be a relabel
             perms.append(np.where(_output_labellings(flipped, cfg.label_vote_frames)[:, None], swap, ident))
             at = frames - lo
@@ -317,6 +325,9 @@ def smooth_people(people: Sequence[People], timestamps, config: TrackerConfig | 
                 raw = people[k].raw  # gap-filled: where neither written nor detected (as the tracker predicts)
                 free = ~meas & ~((raw.conf[n] > 0) & np.isfinite(raw.xy[n, :, 0]))
                 new_pred[k][n] = np.where((free & np.isfinite(f[:, 0]))[:, None], f, np.nan)
+                if new_carried[k] is not None:  # raw labelling -> first -> written, as conf went
+                    src = perms_in[j][i][perm]
+                    new_carried[k][n] = people[k].carried[n][src] & (new_conf[k][n] > 0)
     out = []
     for k, p in enumerate(people):
         if not p.tracked:
@@ -324,7 +335,8 @@ def smooth_people(people: Sequence[People], timestamps, config: TrackerConfig | 
             continue
         poses = Poses(xy=new_xy[k].astype(np.float32), conf=new_conf[k].astype(np.float32), score=p.poses.score,
                       part_names=p.poses.part_names)
-        out.append(People(poses, ids=p.ids, state=p.state, raw=p.raw, predicted_xy=new_pred[k].astype(np.float32)))
+        out.append(People(poses, ids=p.ids, state=p.state, raw=p.raw, predicted_xy=new_pred[k].astype(np.float32),
+                          carried=new_carried[k], keyframe=p.keyframe))
     return out
 
 

@@ -59,6 +59,66 @@ def test_the_jsonl_marks_the_carried_keypoints(runs):
     assert all("keyframe" not in d and all("carried" not in p for p in d["people"]) for d in _lines(runs / "k1.jsonl"))
 
 
+def _csv_carried(path: Path) -> tuple[list[str], dict]:
+    """(header, {(frame, person, keypoint): carried}) of a CSV with the carried column."""
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    return reader.fieldnames, {(int(r["frame"]), int(r["person"]), r["keypoint"]): r["carried"]
+                               for r in rows if r["person"]}
+
+
+def _jsonl_carried(lines: list[dict], parts) -> dict:
+    return {(d["frame"], p["id"], part): str(c) for d in lines for p in d["people"]
+            for part, c in zip(parts, p["carried"])}
+
+
+def test_the_csv_marks_the_carried_keypoints(runs):
+    from livepose.analysis.angles import OPENPOSE_COCO_PARTS
+
+    header, carried = _csv_carried(runs / "k3.csv")
+    assert header[-1] == "carried" and len(header) == 8
+    assert carried == _jsonl_carried(_lines(runs / "k3.jsonl"), OPENPOSE_COCO_PARTS)
+    assert {v for v in carried.values()} == {"0", "1"}
+    # carrying off: the seven columns as before
+    assert (runs / "k1.csv").read_text().splitlines()[0] == "frame,time,person,keypoint,x,y,conf"
+
+
+def test_offline_smoothing_keeps_the_carried_keypoints_in_every_file(tmp_path):
+    """``--smoother offline`` with carrying: the smoothed outputs still say which frames the network
+    saw and which keypoints were carried, the same in JSON Lines, CSV, COCO and OpenPose JSON."""
+    from livepose.analysis.angles import OPENPOSE_COCO_PARTS as PARTS
+    from livepose.cli import main
+    from livepose.types import COCO17_NAMES
+
+    code = main(["run", str(CLIP), "--keyframe-every", "3", "--smoother", "offline", "--jsonl",
+                 str(tmp_path / "a.jsonl"), "--csv", str(tmp_path / "a.csv"), "--coco", str(tmp_path / "a.json"),
+                 "--openpose-json", str(tmp_path / "op"), "-q"])
+    assert code == 0
+    lines = _lines(tmp_path / "a.jsonl")
+    assert [d["frame"] for d in lines] == list(range(50))
+    for d in lines:
+        assert d["keyframe"] is (d["frame"] % 3 == 0)
+        for person in d["people"]:
+            seen = [int(k[2] > 0) for k in person["keypoints"]]
+            assert person["carried"] == ([0] * len(seen) if d["keyframe"] else seen)  # carried: every joint written
+    assert sum(sum(p["carried"]) for d in lines for p in d["people"]) > 200
+    _, carried = _csv_carried(tmp_path / "a.csv")
+    assert carried == _jsonl_carried(lines, PARTS)
+    index = [PARTS.index(n) for n in COCO17_NAMES]
+    by_frame = {d["frame"]: d for d in lines}
+    entries = json.loads((tmp_path / "a.json").read_text())
+    assert entries
+    for e in entries:
+        d = by_frame[e["image_id"]]
+        person = next(p for p in d["people"] if p["id"] == e["track_id"])
+        assert e["keyframe"] is d["keyframe"] and e["carried"] == [person["carried"][i] for i in index]
+    for d in lines:
+        doc = json.loads((tmp_path / "op" / f"one-by-one-clip_{d['frame']:012d}_keypoints.json").read_text())
+        assert doc["livepose_keyframe"] is d["keyframe"]
+        assert [p["pose_keypoints_2d_carried"] for p in doc["people"]] == [p["carried"] for p in d["people"]]
+
+
 def test_the_ids_are_those_of_the_network_on_every_frame(runs):
     one = {d["frame"]: [p["id"] for p in d["people"]] for d in _lines(runs / "k1.jsonl")}
     three = {d["frame"]: [p["id"] for p in d["people"]] for d in _lines(runs / "k3.jsonl")}

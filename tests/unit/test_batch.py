@@ -234,6 +234,8 @@ def test_keyframe_every_as_livepose_run_gives_it(tmp_path, capsys, clips):
     extra = ("--keyframe-every", "3")
     ran = run_outputs(clips[1], tmp_path / "ran", extra)
     assert '"keyframe":false' in (ran / "x.jsonl").read_text()  # carried frames are marked
+    assert (ran / "x.csv").read_text().splitlines()[0].endswith(",conf,carried")  # in the CSV and COCO too
+    assert '"carried":[' in (ran / "x.coco.json").read_text()
     out = tmp_path / "results"
     code, _, err = run_cli(capsys, "batch", clips[1], "--out", out, "--jsonl", "--coco", "--csv", "--workers", "1",
                            *COMMON, *extra)

@@ -26,14 +26,14 @@ The schemas are documented in docs/outputs.md; the numbers come from the frame's
 from livepose.sinks.files.atomic import PartFile, write_bytes_atomic, write_json_atomic
 from livepose.sinks.files.coco import CocoSink
 from livepose.sinks.files.common import FileSink, prepare_file, prepare_folder
-from livepose.sinks.files.csv import CSV_HEADER, CsvSink, csv_rows
+from livepose.sinks.files.csv import CSV_CARRIED_HEADER, CSV_HEADER, CsvSink, csv_rows
 from livepose.sinks.files.image import ImageSink, image_suffix, write_image
 from livepose.sinks.files.jsonl import JSONL_SCHEMA, JsonlSink, jsonl_document
 from livepose.sinks.files.openpose import OpenPoseJsonSink
 from livepose.sinks.files.video import DEFAULT_FPS, VIDEO_FOURCC, VideoSink
 
 __all__ = [
-    "CSV_HEADER", "CocoSink", "CsvSink", "DEFAULT_FPS", "FileSink", "ImageSink", "JSONL_SCHEMA", "JsonlSink",
-    "OpenPoseJsonSink", "PartFile", "VIDEO_FOURCC", "VideoSink", "csv_rows", "image_suffix", "jsonl_document",
-    "prepare_file", "prepare_folder", "write_bytes_atomic", "write_image", "write_json_atomic",
+    "CSV_CARRIED_HEADER", "CSV_HEADER", "CocoSink", "CsvSink", "DEFAULT_FPS", "FileSink", "ImageSink", "JSONL_SCHEMA",
+    "JsonlSink", "OpenPoseJsonSink", "PartFile", "VIDEO_FOURCC", "VideoSink", "csv_rows", "image_suffix",
+    "jsonl_document", "prepare_file", "prepare_folder", "write_bytes_atomic", "write_image", "write_json_atomic",
 ]

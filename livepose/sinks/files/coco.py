@@ -18,7 +18,8 @@ class CocoSink(FileSink):
     (:class:`PartFile`) and renamed to ``path`` by ``close``: the final file is valid JSON however
     the run ended.
 
-    ``image_id`` is the frame index; entries carry ``track_id`` when the results have ids.
+    ``image_id`` is the frame index; entries carry ``track_id`` when the results have ids, and
+    ``carried`` / ``keyframe`` with carrying on (:func:`livepose.formats.coco_results`).
     """
 
     name = "coco"

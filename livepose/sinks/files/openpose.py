@@ -18,7 +18,9 @@ from livepose.types import FrameResult, StreamInfo
 
 class OpenPoseJsonSink(FileSink):
     """OpenPose's per-frame JSON (v1.3) in ``folder``, each file written atomically;
-    ``person_id`` is the track id, -1 without tracking.
+    ``person_id`` is the track id, -1 without tracking; with carrying on each person has
+    ``pose_keypoints_2d_carried`` and the document ``livepose_keyframe``
+    (:func:`livepose.formats.openpose_document`).
 
     Video frames: ``<folder>/<name>_<frame:012d>_keypoints.json``.  Photos: give ``name_for``
     (result -> the photo's file name, e.g. ``"dir/photo.jpg"``) and each result is written to

@@ -3,8 +3,10 @@
 Address space (``/livepose`` is the ``prefix``; documented in docs/streaming.md)::
 
     /livepose/frame                 i frame  f time  i people  i part  i parts
+    /livepose/keyframe              i 0|1                    (carrying on only)
     /livepose/person/<id>           i id  s state  f score  then f x  f y  f conf per keypoint
     /livepose/person/<id>/<name>    f x  f y  f conf
+    /livepose/person/<id>/carried   i 0|1 per keypoint       (carrying on only)
     /livepose/keypoints             s name ... (network order)          } the stream description,
     /livepose/limbs                 i a  i b ... (keypoint index pairs) } sent at open and then
     /livepose/stream                i width  i height  f fps            } every keypoints_every s
@@ -20,6 +22,12 @@ Address space (``/livepose`` is the ``prefix``; documented in docs/streaming.md)
   whole persons into several bundles, each starting with its own ``/frame`` message that
   numbers it: ``part`` k (0-based) of ``parts`` n; ``people`` is always the frame's total.
   Unsplit frames carry part 0 of 1, so ``/frame`` always has the same five arguments.
+* Carrying on (``--keyframe-every`` K > 1, the frame's record has ``carried``): right after each
+  ``/frame`` message (in every part of a split frame) ``/keyframe`` with 1 on a frame the
+  network saw, 0 on a frame carried by optical flow; and per person, after its other messages
+  and in every ``mode``, ``/person/<id>/carried`` with one int per keypoint in network order:
+  1 carried by optical flow, 0 measured by the network or missing.  With carrying off neither
+  is sent.
 * The description bundle is separate from the frame bundles; a receiver started late
   learns the keypoint names within ``keypoints_every`` seconds.
 
@@ -145,6 +153,9 @@ class OscSink(DatagramSink):
         if self.mode != "arrays":
             for name, (x, y, c) in zip(self._names, rows):
                 out.append(_message(f"{base}/{name}", [(x, "f"), (y, "f"), (c, "f")]))
+        carried = record.json_carried  # carrying on: 0/1 per keypoint (0 where missing), in every mode
+        if carried is not None:
+            out.append(_message(f"{base}/carried", [(v, "i") for v in carried[n]]))
         return out
 
     def frame_message(self, result: FrameResult | FrameRecord, part: int, parts: int) -> OscMessage:
@@ -152,11 +163,19 @@ class OscSink(DatagramSink):
         return _message(f"{self.prefix}/frame", [(record.index, "i"), (_float(record.time), "f"),
                                                  (len(record), "i"), (part, "i"), (parts, "i")])
 
+    def head_messages(self, result: FrameResult | FrameRecord, part: int, parts: int) -> list[OscMessage]:
+        """What starts each bundle of a frame: ``/frame``, then with carrying on ``/keyframe``."""
+        record = record_of(result)
+        head = [self.frame_message(record, part, parts)]
+        if record.carried is not None:
+            head.append(_message(f"{self.prefix}/keyframe", [(int(record.keyframe), "i")]))
+        return head
+
     def frame_datagrams(self, result: FrameResult | FrameRecord) -> list[bytes]:
         """The frame's bundle, or its parts when larger than ``max_bundle``."""
         record = record_of(result)
         people = [self.person_messages(record, n) for n in range(len(record))]
-        head = _bundle_size([self.frame_message(record, 0, 1)])  # the same size for every part
+        head = _bundle_size(self.head_messages(record, 0, 1))  # the same size for every part
         groups: list[list[list[OscMessage]]] = [[]]
         used = head
         for messages in people:
@@ -167,7 +186,7 @@ class OscSink(DatagramSink):
             groups[-1].append(messages)
             used += size
         return [
-            _bundle([self.frame_message(record, k, len(groups))] + [m for person in group for m in person])
+            _bundle(self.head_messages(record, k, len(groups)) + [m for person in group for m in person])
             for k, group in enumerate(groups)
         ]
 
