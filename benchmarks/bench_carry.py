@@ -2,7 +2,7 @@
 the speed it gives, and how close the carried keypoints stay to running the network every frame.
 
     python benchmarks/bench_carry.py cost                     # ms per frame, 10 people at 720p, one core
-    python benchmarks/bench_carry.py fps --video V --frames 150 --repeats 3
+    python benchmarks/bench_carry.py fps --video V --frames 150 --repeats 3   # --frames 0: the whole video
     python benchmarks/bench_carry.py accuracy                  # dance, basketball, Bonn; K = 2, 3, 5
     python benchmarks/bench_carry.py bonn                      # eval-track MOTA / IDF1 / switches, K = 1 vs 3
     python benchmarks/bench_carry.py live --repeats 2          # a 30 fps video in real time, carrying off / on
@@ -149,7 +149,7 @@ def bench_fps(video: Path, frames: int, repeats: int, size: str | None = None) -
     from livepose.preprocess import parse_size
     from livepose.settings import RunConfig
 
-    base = RunConfig.from_overrides(source=str(video), max_frames=frames, quiet=True, display=False,
+    base = RunConfig.from_overrides(source=str(video), max_frames=frames or None, quiet=True, display=False,
                                     **({"size": parse_size(size)} if size else {}))
     estimator = build_estimator(base.model, base.decode, warm_up=True, augment=base.augment, suppress=base.suppress)
     fps: dict[int, list[float]] = {1: [], 3: []}
@@ -164,11 +164,11 @@ def bench_fps(video: Path, frames: int, repeats: int, size: str | None = None) -
                 print(f"  fps K={k}: {whole:.2f} FPS whole run, {settled:.2f} steady", flush=True)
     m1, m3 = statistics.median(fps[1]), statistics.median(fps[3])
     s1, s3 = statistics.median(steady[1]), statistics.median(steady[3])
-    out = {"video": video.name, "frames": frames, "repeats": repeats, "fps_k1": [round(v, 2) for v in fps[1]],
+    out = {"video": video.name, "frames": frames or "all", "repeats": repeats, "fps_k1": [round(v, 2) for v in fps[1]],
            "fps_k3": [round(v, 2) for v in fps[3]], "median_k1": round(m1, 2), "median_k3": round(m3, 2),
            "ratio": round(m3 / m1, 2), "steady_k1": round(s1, 2), "steady_k3": round(s3, 2),
            "steady_ratio": round(s3 / s1, 2), "model": estimator.describe()}
-    print(f"fps: {video.name}, {frames} frames, {repeats} rounds, --jsonl: K=1 {m1:.2f} FPS, K=3 {m3:.2f} FPS "
+    print(f"fps: {video.name}, {f'{frames} frames' if frames else 'the whole video'}, {repeats} rounds, --jsonl: K=1 {m1:.2f} FPS, K=3 {m3:.2f} FPS "
           f"(x{m3 / m1:.2f}) over the whole run; steady state K=1 {s1:.2f}, K=3 {s3:.2f} (x{s3 / s1:.2f}); "
           f"{estimator.describe()}")
     return out
@@ -400,7 +400,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("section", choices=("cost", "fps", "accuracy", "bonn", "live", "all"))
     ap.add_argument("--video", type=Path, default=STREET, help="fps: the video (default: street-crowd-720p50)")
-    ap.add_argument("--frames", type=int, default=150, help="cost and fps: frames per run")
+    ap.add_argument("--frames", type=int, default=150, help="cost and fps: frames per run (fps: 0 for the whole video)")
     ap.add_argument("--repeats", type=int, default=3, help="fps: interleaved rounds")
     ap.add_argument("--videos", default="dance,basketball,bonn", help="accuracy: which videos")
     ap.add_argument("--ks", default="2,3,5", help="accuracy: keyframe intervals")

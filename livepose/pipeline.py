@@ -30,8 +30,10 @@ other frame to ``CarryStage``, which moves the last result's keypoints to it by 
 and to the tracker as measurements with more noise.  A carried frame where the flow fails for
 nearly everyone (a cut, a flash) is reported with nobody measured, and the next frame runs the
 network: the inference thread, before it passes on a carried frame that follows a carried one,
-waits for the decode thread's verdict on that one (a few milliseconds, while no network runs) and
-letterboxes and runs the frame itself after a cut.
+waits for the decode thread's verdict on that one and letterboxes and runs the frame itself after
+a cut.  So that this wait costs nothing, the carried frame that follows a network frame (it needs
+no verdict) is handed on before the network runs on the batch's network frame: the decode thread
+carries it meanwhile, and by the time the network is done the verdict is in.
 
 Carrying with a live source (a source with a ``tap``: :class:`livepose.capture.live.LiveSource`):
 the inference thread takes the newest frame as always; a carry thread (instead of the decode
@@ -359,6 +361,13 @@ class PoseStream:
                 if st.abort.is_set():
                     return
                 keyed = [i for i, box in enumerate(group.boxes) if box is not None]
+                start = 0
+                if keyed and keyed[0] > 0 and not previous_carried:
+                    # the carried frame that follows a network frame needs no verdict: hand it on
+                    # first, so that the decode thread carries it while the network runs
+                    if not st.put(self._net, (group.frames[0], None, 0.0, 0.0)):
+                        return
+                    previous_carried, start = True, 1
                 maps, ms = [], 0.0
                 if keyed:
                     t0 = time.perf_counter()
@@ -366,7 +375,7 @@ class PoseStream:
                                             [group.boxes[i] for i in keyed], [group.frames[i].image for i in keyed])
                     ms = (time.perf_counter() - t0) * 1e3 / len(keyed)
                 outs = iter(maps)
-                for frame, box, pre_ms in zip(group.frames, group.boxes, group.preprocess_ms):
+                for frame, box, pre_ms in zip(group.frames[start:], group.boxes[start:], group.preprocess_ms[start:]):
                     if box is not None:
                         item = (frame, next(outs), pre_ms, ms)
                         previous_carried = False

@@ -481,7 +481,7 @@ class CarrySettings(_Section):
     flow_size: int = 640
     flow_window: int = 21
     flow_levels: int = 2
-    fb_threshold: float = 2.0
+    fb_threshold: float = 4.0
     patch_error: float = 40.0
     converge_px: float = 2.0
     max_carry_frames: int = 10
