@@ -199,7 +199,8 @@ def test_batches_give_the_same_results_with_carrying(runs, tmp_path):
 
 def test_bonn_with_the_network_on_every_third_frame_keeps_every_id(capsys, tmp_path):
     """eval-track --keyframe-every 3 on Bonn: every frame scored, no identity switch, every person
-    one id (MOTA and IDF1 against K = 1: benchmarks/bench_carry.py bonn)."""
+    one id, MOTA within 0.02 of the network on every frame (the issue's bar; measured 0.963 against
+    0.976: benchmarks/bench_carry.py bonn)."""
     from helpers import SHARED
 
     bonn = SHARED / "data" / "bonn-posetrack"
@@ -214,7 +215,12 @@ def test_bonn_with_the_network_on_every_third_frame_keeps_every_id(capsys, tmp_p
     assert report["carry"]["keyframe_every"] == 3
     assert report["num_frames"] == 41
     assert report["metrics"]["num_switches"] == 0 and report["every_person_one_id"]
-    assert report["metrics"]["mota"] > 0.85 and report["metrics"]["idf1"] > 0.9
+    assert report["metrics"]["idf1"] > 0.95
+    code, out, err = run_cli(capsys, "eval-track", "--annotations", ann, "--frames", bonn, "--json", tmp_path / "k1.json",
+                             "-q")
+    assert code == 0, err
+    every = json.loads((tmp_path / "k1.json").read_text())["metrics"]["mota"]
+    assert report["metrics"]["mota"] >= every - 0.02, (report["metrics"]["mota"], every)
 
 
 def test_live_every_captured_frame_gets_a_result_while_the_network_takes_the_newest():
