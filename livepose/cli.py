@@ -450,20 +450,29 @@ def _angles(text: str | None) -> tuple[str, ...] | None:
         raise InputError(f"--angles: {exc}") from None
 
 
-def run_config(args: argparse.Namespace) -> S.RunConfig:
-    """The configuration of ``livepose run`` from its arguments."""
-    return S.RunConfig(
+def processing_settings(args: argparse.Namespace) -> dict:
+    """The RunConfig fields ``livepose run`` and ``livepose batch`` both take from their arguments:
+    the network, decoding, tracking (an offline smoother runs on the live Kalman filter's ids),
+    test-time augmentation, suppression and carrying."""
+    return dict(
         model=model_settings(args),
         decode=decode_settings(args),
         track=S.TrackerConfig(smoother="kalman" if args.smoother in OFFLINE_SMOOTHERS else args.smoother),
         tracking=not args.no_track,
+        augment=augment_settings(args),
+        suppress=suppress_settings(args),
+        carry=carry_settings(args),
+    )
+
+
+def run_config(args: argparse.Namespace) -> S.RunConfig:
+    """The configuration of ``livepose run`` from its arguments."""
+    return S.RunConfig(
         capture=S.CaptureSettings(source=args.source, realtime=args.realtime, max_frames=args.max_frames,
                                   batch=args.batch),
         outputs=output_settings(args),
         quiet=args.quiet,
-        augment=augment_settings(args),
-        suppress=suppress_settings(args),
-        carry=carry_settings(args),
+        **processing_settings(args),
     )
 
 

@@ -206,14 +206,10 @@ def base_config(args, threads: int):
     from livepose import cli
     from livepose import settings as S
 
-    model = cli.model_settings(args).with_(threads=threads)
-    live = "kalman" if args.smoother in cli.OFFLINE_SMOOTHERS else args.smoother  # offline: Kalman gives the ids
-    return S.RunConfig(
-        model=model, decode=cli.decode_settings(args), track=S.TrackerConfig(smoother=live),
-        tracking=not args.no_track,
-        capture=S.CaptureSettings(source=None, max_frames=args.max_frames, batch=args.batch),
-        outputs=S.OutputSettings(display=False, angles=cli._angles(args.angles)), quiet=True,
-        augment=cli.augment_settings(args), suppress=cli.suppress_settings(args), carry=cli.carry_settings(args))
+    shared = cli.processing_settings(args)
+    shared["model"] = shared["model"].with_(threads=threads)
+    return S.RunConfig(capture=S.CaptureSettings(source=None, max_frames=args.max_frames, batch=args.batch),
+                       outputs=S.OutputSettings(display=False, angles=cli._angles(args.angles)), quiet=True, **shared)
 
 
 def _label(job) -> str:
