@@ -452,20 +452,33 @@ class PoseStream:
                                          carried=np.zeros((0, len(stages.card.parts)), np.bool_), keyframe=False)
                         timings = StageTimings(0.0, 0.0, 0.0, None, carry=(time.perf_counter() - t0) * 1e3)
                     else:
-                        carried = carry(frame.image, last, frame.index)
-                        t1 = time.perf_counter()
-                        people = stages.track.carry(carried, frame.timestamp, self.carry_noise)
-                        t2 = time.perf_counter()
-                        timings = StageTimings(0.0, 0.0, 0.0, (t2 - t1) * 1e3 if tracking else None,
-                                               carry=(t1 - t0) * 1e3)
+                        people, timings = self._carry_frame(frame, last, t0)
                 last = people
-                result = FrameResult(frame, people, timings)
-                if stages.render is not None:
-                    result = with_picture(result, stages.render)
-                if not st.put(self._results, result):
+                if not self._emit(frame, people, timings):
                     return
         finally:
             st.put(self._results, END)
+
+    def _carry_frame(self, frame: Frame, last: People, t0: float, *, verdict: bool = False) -> tuple:
+        """(people, timings) of a frame the network did not see: ``last`` carried to it, then the
+        tracker (``t0``: when the frame's work began).  ``verdict``: tell the inference thread, as
+        soon as it is known, whether the flow failed here (:meth:`_cut_before`)."""
+        carried = self.carry(frame.image, last, frame.index)
+        t1 = time.perf_counter()
+        if verdict:
+            self._verdict_on(frame, carried.cut)
+        people = self.stages.track.carry(carried, frame.timestamp, self.carry_noise)
+        t2 = time.perf_counter()
+        return people, StageTimings(0.0, 0.0, 0.0, (t2 - t1) * 1e3 if self.stages.track.enabled else None,
+                                    carry=(t1 - t0) * 1e3)
+
+    def _emit(self, frame: Frame, people: People, timings: StageTimings) -> bool:
+        """The frame's result (drawn when an output needs pictures) to the consumer; False when the
+        stream was aborted."""
+        result = FrameResult(frame, people, timings)
+        if self.stages.render is not None:
+            result = with_picture(result, self.stages.render)
+        return self._ctl.put(self._results, result)
 
     def _cut_before(self, frame: Frame) -> bool:
         """Carrying: wait for the decode thread's verdict on the frame before ``frame`` (carried too);
@@ -508,14 +521,7 @@ class PoseStream:
                     return
                 frame, out, pre_ms, infer_ms = got
                 if out is None:  # a carried frame: CarryStage, then the tracker
-                    t0 = time.perf_counter()
-                    carried = carry(frame.image, last)
-                    t1 = time.perf_counter()
-                    self._verdict_on(frame, carried.cut)
-                    people = stages.track.carry(carried, frame.timestamp, self.carry_noise)
-                    t2 = time.perf_counter()
-                    timings = StageTimings(0.0, 0.0, 0.0, (t2 - t1) * 1e3 if tracking else None,
-                                           carry=(t1 - t0) * 1e3)
+                    people, timings = self._carry_frame(frame, last, time.perf_counter(), verdict=True)
                 else:
                     t0 = time.perf_counter()
                     poses = stages.decode(out)
@@ -530,10 +536,7 @@ class PoseStream:
                     timings = StageTimings(pre_ms, infer_ms, (t1 - t0) * 1e3, (t2 - t1) * 1e3 if tracking else None,
                                            carry=carry_ms)
                 last = people
-                result = FrameResult(frame, people, timings)
-                if stages.render is not None:
-                    result = with_picture(result, stages.render)
-                if not st.put(self._results, result):
+                if not self._emit(frame, people, timings):
                     return
         finally:
             st.put(self._results, END)
