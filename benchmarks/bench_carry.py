@@ -76,15 +76,10 @@ def bench_cost(frames: int = 150, people: int = 10) -> dict:
     from livepose.settings import CarrySettings
     from livepose.types import People, Poses
 
+    from bench_pipeline import read_frames  # this folder is on sys.path
+
     cv2.setNumThreads(1)
-    cap = cv2.VideoCapture(str(STREET))
-    images = []
-    while len(images) < frames + 1:
-        ok, image = cap.read()
-        if not ok:
-            break
-        images.append(image)
-    cap.release()
+    images = read_frames(STREET, frames + 1)
     h, w = images[0].shape[:2]
     rng = np.random.default_rng(0)
     # 10 people in a row across the frame, 18 keypoints each within a 120 x 300 box

@@ -35,10 +35,11 @@ SHARED_VIDEO = REPO.parent / "shared" / "data" / "video"
 DEFAULT_VIDEOS = [SHARED_VIDEO / "street-crowd-720p50.avi", SHARED_VIDEO / "pets09-s2l1-480x360-10fps.avi"]
 
 
-def read_frames(path: Path, limit: int) -> list[np.ndarray]:
+def read_frames(path: Path, limit: int | None = None) -> list[np.ndarray]:
+    """The video's first ``limit`` frames (None: all of them) as BGR arrays, decoded by OpenCV."""
     cap = cv2.VideoCapture(str(path))
     frames = []
-    while len(frames) < limit:
+    while limit is None or len(frames) < limit:
         ok, image = cap.read()
         if not ok:
             break

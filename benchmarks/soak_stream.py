@@ -50,15 +50,12 @@ def looped_video(source: Path, seconds: float, folder: Path) -> tuple[Path, int,
     """The source looped into an MJPEG .avi at least ``seconds`` long: (path, frames, fps)."""
     import cv2
 
+    from bench_pipeline import read_frames  # this folder is on sys.path
+
     cap = cv2.VideoCapture(str(source))
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    frames = []
-    while True:
-        ok, image = cap.read()
-        if not ok:
-            break
-        frames.append(image)
     cap.release()
+    frames = read_frames(source)
     if not frames:
         sys.exit(f"{source}: no frames could be read")
     total = int(seconds * fps) + 1
