@@ -230,10 +230,13 @@ def _simulate(estimator, path: Path, limit, poses, stamps, ref_ids, k: int, mode
     last = None
     errors, covered, wanted, carried_frames, lost_all = [], 0, 0, 0, 0
     raw_errors = []  # the carried measurements themselves (flow, hold), on the joints carried
+    network_next, network_frames = False, 0  # as the pipeline: after a cut the network runs on the next frame
     for n, frame in enumerate(_frames(path, limit)):
         if n >= len(poses):
             break
-        if n % k == 0:
+        if n % k == 0 or network_next:
+            network_frames += 1
+            network_next = False
             tracks = tracker.update(poses[n], stamps[n])
             for i, d in zip(tracks.ids.tolist(), tracks.det_index.tolist()):
                 origin[i] = (n, d)
@@ -242,6 +245,7 @@ def _simulate(estimator, path: Path, limit, poses, stamps, ref_ids, k: int, mode
             continue
         carried = stage(frame.image, last)
         lost_all += int(carried.cut)
+        network_next = carried.cut
         tracks = tracker.update_carried(carried, stamps[n], noise=settings.carry_noise)
         last = People.from_tracks(tracks)
         carried_frames += 1
@@ -277,7 +281,9 @@ def _simulate(estimator, path: Path, limit, poses, stamps, ref_ids, k: int, mode
                         for r in options if (b := both & np.isfinite(r[:, 0])).any()]
                 if errs:
                     raw_errors.append(min(errs))
-    return {"k": k, "mode": mode, "carried_frames": carried_frames, "people_frames": len(errors),
+    return {"k": k, "mode": mode, "carried_frames": carried_frames,
+            "network_share": round(network_frames / max(1, network_frames + carried_frames), 3),
+            "people_frames": len(errors),
             "error_px": round(float(np.mean(errors)), 2) if errors else None,
             "median_px": round(float(np.median(errors)), 2) if errors else None,
             "joints_given": round(covered / wanted, 3) if wanted else None, "cuts": lost_all,

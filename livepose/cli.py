@@ -615,6 +615,8 @@ def _track_report_lines(report: dict) -> list[str]:
         f"(ratio {f(jit['ratio'], '.2f')}), lag {f(jit['lag_frames'], '.1f')} frames",
         "every person kept one id" if report.get("every_person_one_id") else
         "some people changed id: see gt_tracks in the report",
+        *([f"the network ran on {report['network_frames']} of {report['num_frames']} frames"]
+          if report.get("carry") else []),
         "median ms: " + "  ".join(f"{k} {v}" for k, v in report["timings_ms"].items()),
     ]
 

@@ -142,6 +142,7 @@ def evaluate_tracking(
     part_names = tuple(estimator.part_names)
     nobody = People.detected(Poses.empty(part_names))  # a frame that could not be read
     t_start = time.perf_counter()
+    network_frames = 0  # frames the network ran on (carrying: the key frames)
     for seq in seqs:
         tracker = tracker_factory()
         if tracker_cfg is None:
@@ -158,6 +159,7 @@ def evaluate_tracking(
         with PoseStream(source, estimator, tracker=tracker, carry=carry) as stream:
             for result in stream:
                 if result.people.keyframe:  # a carried frame ran no network stage
+                    network_frames += 1
                     for name in STAGES:
                         times[name].append(getattr(result.timings, name))
                 elif result.timings.carry is not None:
@@ -200,6 +202,7 @@ def evaluate_tracking(
         "tracker": tracker_cfg,
         "smoothing": _smoothing(tracker_cfg, offline),
         "carry": carry.as_dict() if carry is not None and carry.active else None,
+        "network_frames": network_frames,
         "fps": rate,
         "fps_source": "given" if fps else f"default ({DEFAULT_FPS:g}; the annotations give none)",
         "num_sequences": len(seqs),

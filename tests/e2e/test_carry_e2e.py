@@ -214,6 +214,8 @@ def test_bonn_with_the_network_on_every_third_frame_keeps_every_id(capsys, tmp_p
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["carry"]["keyframe_every"] == 3
     assert report["num_frames"] == 41
+    assert report["network_frames"] == 14  # frames 0, 3, ..., 39
+    assert "the network ran on 14 of 41 frames" in out
     assert report["metrics"]["num_switches"] == 0 and report["every_person_one_id"]
     assert report["metrics"]["idf1"] > 0.95
     code, out, err = run_cli(capsys, "eval-track", "--annotations", ann, "--frames", bonn, "--json", tmp_path / "k1.json",
