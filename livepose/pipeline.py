@@ -134,7 +134,9 @@ class PoseStream:
     ``max_age``: live sources only: when inference becomes free and the newest frame is older
     than this fraction of the frame interval, it is skipped (counted in :attr:`skipped`) and
     the next frame, fresh from the camera, is taken instead.  Lower means less latency and
-    a little less throughput; 1 never skips.
+    a little less throughput; 1 never skips.  With live carrying (``carry`` and a source with a
+    ``tap``) nothing is skipped: each network result is moved by the flow to the newest frame
+    anyway, so the network takes the newest frame at once instead of waiting for a fresh one.
     ``batch``: file sources: frames per network call (consecutive frames of the same network
     size: a source that may change size, ``source.fixed_size`` False, starts a new batch at each
     change; the last batch may be smaller).  Results are the same as one frame at a time, in
@@ -333,6 +335,8 @@ class PoseStream:
         """A live source keeps only its newest frame: take it, letterbox it, run it."""
         letterbox = self.stages.letterbox
         limit = self.max_age / self.info.fps if self.info.fps > 0 else float("inf")
+        if self._tap is not None:  # carrying: the result is moved to the newest frame anyway; never wait
+            limit = float("inf")
         n = 0
         for frame in self.source:
             if self._ctl.stop_input.is_set() or self._ctl.abort.is_set() or n == self.max_frames:
