@@ -212,13 +212,20 @@
     }
     ctx.setLineDash([]);
     let top = null;
-    for (const p of kps) {
-      if (!p || p[0] === null) continue;
+    const carried = Array.isArray(person.carried) ? person.carried : null; // 1: carried by optical flow
+    ctx.lineWidth = Math.max(1.5, lw * 0.6);
+    kps.forEach((p, i) => {
+      if (!p || p[0] === null) return;
       ctx.beginPath();
-      ctx.arc(p[0], p[1], lw * 1.3, 0, 2 * Math.PI);
-      ctx.fill();
+      if (carried !== null && carried[i] === 1) { // a ring: not measured by the network on this frame
+        ctx.arc(p[0], p[1], lw * 1.6, 0, 2 * Math.PI);
+        ctx.stroke();
+      } else {
+        ctx.arc(p[0], p[1], lw * 1.3, 0, 2 * Math.PI);
+        ctx.fill();
+      }
       if (top === null || p[1] < top[1]) top = p;
-    }
+    });
     if (top !== null && person.id !== null && person.id !== undefined) {
       const size = Math.max(14, Math.round(canvas.width / 40));
       ctx.font = "bold " + size + "px system-ui, sans-serif";

@@ -5,6 +5,7 @@ and reconnects when the server comes back."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import os
 import shutil
@@ -157,5 +158,56 @@ def test_viewer_draws_live_skeletons_and_reconnects(browser, clip):
         assert errors == []
     finally:
         feeder.close()
+        context.close()
+        sink.close()
+
+
+def test_viewer_draws_carried_keypoints_as_rings(browser, clip):
+    """With carrying on (``--keyframe-every``) the messages mark the keypoints carried by optical
+    flow; the page draws those as rings (hollow: the picture shows at the centre) and the network's
+    as filled dots.  Two keypoints with no limb between them, so that only the dots are drawn."""
+    info, results = clip
+    final = results[-1]
+    people = final.people
+    limbs = {tuple(sorted(map(int, limb))) for limb in np.asarray(info.limbs)}
+    seen = np.flatnonzero(people.poses.conf[0] > 0)
+    dot, ring = next((a, b) for a in seen for b in seen
+                     if a != b and tuple(sorted((int(a), int(b)))) not in limbs
+                     and np.linalg.norm(people.poses.xy[0, a] - people.poses.xy[0, b]) > 40)
+    conf = np.zeros_like(people.poses.conf)
+    conf[0, [dot, ring]] = people.poses.conf[0, [dot, ring]]
+    carried = np.zeros(conf.shape, np.bool_)
+    carried[0, ring] = True
+    poses = dataclasses.replace(people.poses, conf=conf)
+    frame = dataclasses.replace(final.frame, index=FINAL, captured_at=time.perf_counter())
+    marked = dataclasses.replace(final, frame=frame, people=dataclasses.replace(people, poses=poses, carried=carried,
+                                                                               keyframe=False))
+    sink = WebSocketSink("127.0.0.1", 0, token=TOKEN, frames_width=info.size[0])
+    sink.open(info)
+    context = browser.new_context(viewport={"width": 1000, "height": 640}, bypass_csp=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"{sink.url}?token={TOKEN}")
+        # the server's hello (the skeleton's limbs) first: without it the page draws no people
+        page.wait_for_function("window.livepose && window.livepose.hello !== null", timeout=WAIT_MS)
+        sink.write(marked)
+        page.wait_for_function(f"window.livepose.lastFrame === {FINAL} && window.livepose.backgroundFrame === {FINAL}",
+                               timeout=WAIT_MS)
+        # the canvas's own pixels (a screenshot of the element can catch the page mid-layout)
+        url = page.evaluate("document.getElementById('view').toDataURL('image/png')")
+        shot = cv2.imdecode(np.frombuffer(base64.b64decode(url.split(",", 1)[1]), np.uint8), cv2.IMREAD_COLOR)
+        scale = shot.shape[1] / info.size[0]
+        colour = page.evaluate(f"window.livepose.colorOf({int(final.person_ids[0])})")
+        lw = max(2, round(info.size[0] / 256))  # viewer.js: the line width in canvas pixels
+        (dx, dy), (rx, ry) = people.poses.xy[0, dot] * scale, people.poses.xy[0, ring] * scale
+        assert colour_hits(shot, [(dx, dy)], colour, radius=0) == 1  # a filled dot: the colour at its centre
+        assert colour_hits(shot, [(rx, ry)], colour, radius=0) == 0  # a ring: the picture at its centre ...
+        r = lw * 1.6 * scale
+        around = [(rx + r * np.cos(t), ry + r * np.sin(t)) for t in np.linspace(0, 2 * np.pi, 12, endpoint=False)]
+        assert colour_hits(shot, around, colour, radius=1) >= 9  # ... and the colour all round it
+        assert errors == []
+    finally:
         context.close()
         sink.close()
