@@ -79,7 +79,7 @@ class OfflineSummary(RunSummary):
         second = "outputs, the video decoded again" if self.redecoded else "outputs"
         fps = self.frames_read / self.network_seconds if self.network_seconds > 0 else 0.0
         text = (f"{self.frames} frames in {self.seconds:.1f} s, {per_frame:.1f} people per frame, "
-                f"{self.dropped} dropped; {self.smoothing}: pass 1 (network, tracking) "
+                f"{self.dropped} dropped{self.network_part()}; {self.smoothing}: pass 1 (network, tracking) "
                 f"{self.network_seconds:.1f} s ({fps:.1f} FPS), smoothing {self.smoothing_seconds:.2f} s, "
                 f"pass 2 ({second}) {self.output_seconds:.1f} s")
         return text + (" (interrupted)" if self.interrupted else "")
@@ -213,6 +213,7 @@ class OfflineRun:
             interrupted=interrupted, stopped_early=getattr(source, "stopped_early", None),
             network_seconds=t1 - t0, smoothing_seconds=t_smooth - t1, output_seconds=t_out - t_smooth,
             smoothing=self.smoothing.describe(), redecoded=redecoded,
+            network_frames=sum(k.people.keyframe for k in kept[:written]) if stream.carry is not None else None,
         )
 
     def _write(self, runner, kept: list[_Kept], people: list, pictures: bool) -> None:

@@ -188,15 +188,20 @@ class RunSummary:
     dropped: int
     interrupted: bool
     stopped_early: str | None
+    network_frames: int | None = None  # carrying on (--keyframe-every): the frames the network ran on
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
+    def network_part(self) -> str:
+        """", the network on N of M frames" with carrying on, else nothing."""
+        return "" if self.network_frames is None else f", the network on {self.network_frames} of {self.frames} frames"
+
     def line(self) -> str:
         per_frame = self.people / self.frames if self.frames else 0.0
         text = (f"{self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} FPS), "
-                f"{per_frame:.1f} people per frame, {self.dropped} dropped")
+                f"{per_frame:.1f} people per frame, {self.dropped} dropped{self.network_part()}")
         return text + (" (interrupted)" if self.interrupted else "")
 
 
@@ -249,6 +254,7 @@ def run_stream(stream: PoseStream, sinks, *, quiet: bool = False) -> RunSummary:
     previous = term_as_interrupt()
     interrupted = False
     people = 0
+    network_frames = 0  # carrying on: the results the network ran on
     t0 = time.perf_counter()
     total = source.frame_count if not source.is_live else None
     if stream.max_frames is not None and total is not None:
@@ -265,6 +271,7 @@ def run_stream(stream: PoseStream, sinks, *, quiet: bool = False) -> RunSummary:
                 if runner.stop_requested:
                     stream.stop_capture()
                 people += len(result.poses)
+                network_frames += result.people.keyframe
                 progress.update(1, len(result.poses))
             except KeyboardInterrupt:
                 if interrupted:
@@ -295,6 +302,7 @@ def run_stream(stream: PoseStream, sinks, *, quiet: bool = False) -> RunSummary:
         dropped=int(getattr(source, "dropped", 0)) + stream.skipped,
         interrupted=interrupted,
         stopped_early=getattr(source, "stopped_early", None),
+        network_frames=network_frames if stream.carry is not None else None,
     )
 
 

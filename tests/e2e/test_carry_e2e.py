@@ -150,6 +150,14 @@ def test_bad_keyframe_every_is_one_line_exit_2(capsys, tmp_path, value):
     assert not (tmp_path / "x.jsonl").exists()
 
 
+def test_the_summary_says_on_how_many_frames_the_network_ran(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "run", CLIP, "--keyframe-every", "3", "--jsonl", tmp_path / "k3.jsonl")
+    assert code == 0, err
+    assert "50 frames in " in err and ", the network on 17 of 50 frames" in err  # frames 0, 3, ..., 48
+    code, out, err = run_cli(capsys, "run", CLIP, "--max-frames", "5", "--jsonl", tmp_path / "k1.jsonl")
+    assert code == 0 and "5 frames in " in err and "the network on" not in err
+
+
 def test_a_flash_among_carried_frames_runs_the_network_at_the_next_frame(tmp_path, monkeypatch):
     from livepose.capture import open_source
     from livepose.estimator import PoseEstimator
