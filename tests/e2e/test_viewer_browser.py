@@ -94,11 +94,8 @@ def colour_hits(image: np.ndarray, points, colour, radius: int = 2, tolerance: f
     return hits
 
 
-def test_viewer_draws_live_skeletons_and_reconnects(browser, clip):
-    info, results = clip
-    sink = WebSocketSink("127.0.0.1", 0, token=TOKEN, frames_width=info.size[0])
-    sink.open(info)
-    feeder = Feeder(sink, results)
+def open_viewer(browser, sink):
+    """(context, page, page errors): the viewer page of ``sink`` opened with its token."""
     # the page's Content-Security-Policy forbids eval, which Playwright's wait_for_function uses
     context = browser.new_context(viewport={"width": 1000, "height": 640}, bypass_csp=True)
     page = context.new_page()
@@ -106,6 +103,19 @@ def test_viewer_draws_live_skeletons_and_reconnects(browser, clip):
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
         page.goto(f"{sink.url}?token={TOKEN}")
+    except BaseException:
+        context.close()
+        raise
+    return context, page, errors
+
+
+def test_viewer_draws_live_skeletons_and_reconnects(browser, clip):
+    info, results = clip
+    sink = WebSocketSink("127.0.0.1", 0, token=TOKEN, frames_width=info.size[0])
+    sink.open(info)
+    feeder = Feeder(sink, results)
+    context, page, errors = open_viewer(browser, sink)
+    try:
         page.wait_for_function("window.livepose && window.livepose.imagesDrawn >= 5 && window.livepose.framesDrawn >= 10",
                                timeout=WAIT_MS)
         feeder.close()
@@ -184,12 +194,8 @@ def test_viewer_draws_carried_keypoints_as_rings(browser, clip):
                                                                                keyframe=False))
     sink = WebSocketSink("127.0.0.1", 0, token=TOKEN, frames_width=info.size[0])
     sink.open(info)
-    context = browser.new_context(viewport={"width": 1000, "height": 640}, bypass_csp=True)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    context, page, errors = open_viewer(browser, sink)
     try:
-        page.goto(f"{sink.url}?token={TOKEN}")
         # the server's hello (the skeleton's limbs) first: without it the page draws no people
         page.wait_for_function("window.livepose && window.livepose.hello !== null", timeout=WAIT_MS)
         sink.write(marked)
