@@ -70,8 +70,8 @@ def draw_poses(
     colours = limb_colours(len(limbs))
     shift = 4  # sub-pixel drawing: coordinates in 1/16 pixel
     scale = float(1 << shift)
-    # cv2's shift applies to the radius too: both in 1/16 pixel
-    dot, ring, ring_width = int(radius * scale), int(radius * scale), max(2, thickness // 2)
+    dot = int(radius * scale)  # cv2's shift applies to the radius too: in 1/16 pixel, for dots and rings
+    ring_width = max(2, thickness // 2)
     for n in range(len(poses)):
         xy = poses.xy[n]
         vis = poses.visible[n] & np.isfinite(xy).all(1)  # the records' convention: present = conf > 0 and finite
@@ -85,7 +85,7 @@ def draw_poses(
         for p in np.flatnonzero(vis):
             centre = (int(xy[p, 0] * scale), int(xy[p, 1] * scale))
             if hollow is not None and hollow[p]:
-                cv2.circle(image, centre, ring, colour or (255, 255, 255), ring_width, cv2.LINE_AA, shift)
+                cv2.circle(image, centre, dot, colour or (255, 255, 255), ring_width, cv2.LINE_AA, shift)
             else:
                 cv2.circle(image, centre, dot, colour or (255, 255, 255), -1, cv2.LINE_AA, shift)
         if person_ids is not None and vis.any():

@@ -532,7 +532,8 @@ class CaptureSettings(_Section):
     ``max_frames``: stop after this many frames.  ``batch``: file sources, frames per network
     call.  ``prefetch``: frames read and letterboxed ahead (file sources).  ``max_age``: live
     sources, skip a frame older than this fraction of the frame interval when inference becomes
-    free (not with live carrying: the network then takes the newest frame at once).  ``stall_timeout``, ``open_timeout`` (seconds) and ``max_reconnects``: live sources.
+    free (not with live carrying: the network then takes the newest frame at once).
+    ``stall_timeout``, ``open_timeout`` (seconds) and ``max_reconnects``: live sources.
     ``opencv_threads``: OpenCV's own thread pool during the run (``cv2.setNumThreads``, process
     wide; letterbox resizing, carrying and drawing use it): 1 by default, the work on the caller's
     thread, as its idle workers otherwise wake hundreds of times a frame and preempt the engine's
